@@ -1,0 +1,1 @@
+"""Trace-driven cache-eviction simulator: readers, policies, fast kernels, MRCs, analysis."""

@@ -1,0 +1,51 @@
+"""The one small interface every eviction policy implements.
+
+A policy is a plain object with no I/O: feed it requests, it answers hit or miss and keeps
+its own books. The simulator, the tests and (later) the CDN drive the same object.
+Capacity and sizes share one unit: objects (every size 1) or bytes.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Hashable
+from typing import ClassVar
+
+
+class Policy(ABC):
+    """An eviction policy over a cache of `capacity` units.
+
+    Contract, shared by every policy so that results are comparable:
+    - `request(key, size)` returns True on a hit. A hit does not change the stored size.
+    - On a miss the object is admitted unless `size > capacity` (it then bypasses the cache)
+      or the policy's own admission rule says no; victims are evicted until it fits.
+    - `on_evict`, if set, is called with each evicted key (a CDN frees the bytes).
+    """
+
+    name: ClassVar[str]
+    #: True for offline policies that must be built with the trace's future (Belady).
+    needs_future: ClassVar[bool] = False
+
+    def __init__(self, capacity: int) -> None:
+        if capacity <= 0:
+            raise ValueError(f"cache capacity must be positive, got {capacity}")
+        self.capacity = int(capacity)
+        self.used = 0
+        self.on_evict: Callable[[Hashable], None] | None = None
+
+    @abstractmethod
+    def request(self, key: Hashable, size: int = 1) -> bool:
+        """Serve one request; True if it was a hit."""
+
+    @abstractmethod
+    def __contains__(self, key: Hashable) -> bool: ...
+
+    @abstractmethod
+    def __len__(self) -> int: ...
+
+    def _evicted(self, key: Hashable) -> None:
+        if self.on_evict is not None:
+            self.on_evict(key)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(capacity={self.capacity}, used={self.used}, objects={len(self)})"

@@ -1,0 +1,37 @@
+"""LRU: evict the least recently used object."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Hashable
+
+from syslab.cache.policies.base import Policy
+
+
+class LRU(Policy):
+    name = "lru"
+
+    def __init__(self, capacity: int) -> None:
+        super().__init__(capacity)
+        self._sizes: OrderedDict[Hashable, int] = OrderedDict()  # oldest first
+
+    def request(self, key: Hashable, size: int = 1) -> bool:
+        sizes = self._sizes
+        if key in sizes:
+            sizes.move_to_end(key)
+            return True
+        if size > self.capacity:
+            return False
+        while self.used + size > self.capacity:
+            victim, vsize = sizes.popitem(last=False)
+            self.used -= vsize
+            self._evicted(victim)
+        sizes[key] = size
+        self.used += size
+        return False
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._sizes
+
+    def __len__(self) -> int:
+        return len(self._sizes)

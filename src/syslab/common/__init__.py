@@ -1,0 +1,1 @@
+"""What two or more labs really share: data lookup, result records, sweeps, plots, reports."""
