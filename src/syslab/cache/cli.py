@@ -1,0 +1,175 @@
+"""`syslab cache …`: simulate, compare, analyse and draw miss-ratio curves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from syslab.cache.engine import parse_size, simulate
+from syslab.cache.policies import POLICIES, policy_class
+from syslab.common.errors import UserError
+from syslab.common.records import write_jsonl
+from syslab.common.report import Table
+
+app = typer.Typer(no_args_is_help=True, help="Trace-driven cache-eviction simulator.")
+console = Console()
+
+TRACE = typer.Option(..., "--trace", "-t", help="Trace file (.gz/.xz/.zst/.bz2 read transparently).")
+FORMAT = typer.Option(None, "--format", "-f", help="Trace format; guessed from the name if omitted.")
+
+RESULT_COLUMNS = ["trace", "policy", "size", "capacity", "miss_ratio", "byte_miss_ratio",
+                  "requests", "misses", "impl", "seconds"]
+RESULT_FORMATS = {"miss_ratio": ".4f", "byte_miss_ratio": ".4f", "seconds": ".3f"}
+
+
+def split_list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def parse_policies(text: str) -> list[str]:
+    names = list(POLICIES) if text.strip().lower() == "all" else split_list(text.lower())
+    if not names:
+        raise UserError("no policy given")
+    for name in names:
+        policy_class(name)  # unknown names fail here, before any work
+    return names
+
+
+def parse_sizes(text: str) -> list[float | int]:
+    sizes = [parse_size(part) for part in split_list(text)]
+    if not sizes:
+        raise UserError("no cache size given")
+    return sizes
+
+
+def load(path: Path, fmt: str | None):
+    from syslab.cache.workloads import read_trace
+
+    return read_trace(path, fmt)
+
+
+@app.command()
+def sim(
+    trace: Path = TRACE,
+    fmt: str = FORMAT,
+    policy: str = typer.Option("lru", "--policy", "-p", help="Comma-separated policies, or 'all'."),
+    size: str = typer.Option("0.01,0.1", "--size", "-s",
+                             help="Fractions of unique objects (0.01, 1%) or counts (5000)."),
+    use_bytes: bool = typer.Option(False, "--bytes", help="Capacity in bytes (fractions of the footprint)."),
+    impl: str = typer.Option("auto", help="auto, fast (numba kernel) or reference (Python object)."),
+    json_out: Path = typer.Option(None, "--json", help="Append result records (JSON lines) here."),
+) -> None:
+    """Simulate policies at cache sizes over one trace."""
+    if impl not in ("auto", "fast", "reference"):
+        raise UserError(f"bad --impl {impl!r}: choose auto, fast or reference")
+    policies, sizes = parse_policies(policy), parse_sizes(size)
+    data = load(trace, fmt)
+    records = [simulate(data, p, z, use_bytes=use_bytes, impl=impl).record()
+               for z in sizes for p in policies]
+    console.print(Table(f"{data.name}: {len(data):,} requests, {data.n_unique:,} objects",
+                        RESULT_COLUMNS, records, RESULT_FORMATS).to_rich())
+    if json_out:
+        write_jsonl(json_out, records, append=True)
+
+
+@app.command()
+def analyze(
+    trace: Path = TRACE,
+    fmt: str = FORMAT,
+    json_out: Path = typer.Option(None, "--json", help="Write the statistics (JSON lines) here."),
+) -> None:
+    """Workload statistics: one-hit wonders, reuse distances, popularity skew, family guess."""
+    from syslab.cache.analysis import analyze as analyze_trace
+
+    stats = analyze_trace(load(trace, fmt)).to_record()
+    rows = [{"statistic": k, "value": v} for k, v in stats.items() if not isinstance(v, list | dict)]
+    console.print(Table(f"{stats.get('trace', trace.name)}", ["statistic", "value"], rows).to_rich())
+    if json_out:
+        write_jsonl(json_out, [stats])
+
+
+@app.command()
+def mrc(
+    trace: Path = TRACE,
+    fmt: str = FORMAT,
+    size: str = typer.Option("0.001,0.003,0.01,0.03,0.1,0.3", "--size", "-s",
+                             help="Cache sizes to report (fractions or counts)."),
+    shards: float = typer.Option(None, help="Approximate with SHARDS at this sampling rate."),
+    use_bytes: bool = typer.Option(False, "--bytes", help="Byte-capacity LRU MRC."),
+    plot: Path = typer.Option(None, help="Save the curve as PNG (and SVG) here."),
+) -> None:
+    """One-pass LRU miss-ratio curve (exact from stack distances, or SHARDS-sampled)."""
+    import numpy as np
+
+    from syslab.cache import mrc as mrcs
+    from syslab.cache.engine import capacity_for
+
+    if shards is not None and not 0 < shards <= 1:
+        raise UserError(f"--shards must be a rate in (0, 1], got {shards}")
+    if shards is not None and use_bytes:
+        raise UserError("--shards and --bytes cannot be combined")
+    data = load(trace, fmt)
+    caps = np.array([capacity_for(data, z, use_bytes) for z in parse_sizes(size)])
+    if use_bytes:
+        curve = mrcs.lru_byte_mrc(data, caps)
+    elif shards is not None:
+        curve = mrcs.shards_mrc(data, caps, rate=shards)
+    else:
+        curve = mrcs.lru_mrc(data, caps)
+    ratios = getattr(curve, "miss_ratios", curve)
+    rows = [{"capacity": int(c), "miss_ratio": float(m)} for c, m in zip(caps, ratios, strict=True)]
+    console.print(Table(f"{data.name}: LRU MRC", ["capacity", "miss_ratio"], rows,
+                        {"miss_ratio": ".4f"}).to_rich())
+    if plot:
+        from syslab.common import plotting
+
+        fig, ax = plotting.figure()
+        ax.plot(caps, ratios, marker="o")
+        ax.set_xscale("log")
+        ax.set(xlabel="cache size (bytes)" if use_bytes else "cache size (objects)",
+               ylabel="miss ratio", title=f"{data.name}: LRU miss-ratio curve")
+        console.print(f"wrote {plotting.save(fig, plot)}")
+
+
+@app.command()
+def compare(
+    trace: list[Path] = typer.Option(None, "--trace", "-t",
+                                     help="Trace files (repeat); default: every shared trace."),
+    fmt: str = FORMAT,
+    synthetic: bool = typer.Option(False, help="Use the built-in synthetic suite instead."),
+    policy: str = typer.Option("all", "--policy", "-p", help="Comma-separated policies, or 'all'."),
+    size: str = typer.Option("0.01,0.1", "--size", "-s", help="Cache sizes (fractions or counts)."),
+    use_bytes: bool = typer.Option(False, "--bytes", help="Capacity in bytes."),
+    workers: int = typer.Option(None, help="Worker processes (default: one per core)."),
+    out: Path = typer.Option(Path("out/cache/compare"), help="Folder for results and plots."),
+) -> None:
+    """All policies × sizes × traces in parallel; writes results.jsonl and plots."""
+    from syslab.cache import compare as cmp
+    from syslab.cache.workloads import shared_traces
+    from syslab.cache.workloads.suites import synthetic_suite
+
+    policies, sizes = parse_policies(policy), parse_sizes(size)
+    if synthetic:
+        sources = synthetic_suite()
+    else:
+        paths = trace or shared_traces()
+        if not paths:
+            raise UserError("no traces: pass --trace, use --synthetic, or set SYSLAB_DATA")
+        sources = [cmp.file_source(p, fmt) for p in paths]
+    records = cmp.run_compare(sources, policies, sizes, use_bytes=use_bytes, workers=workers)
+    write_jsonl(out / "results.jsonl", records)
+    means = cmp.mean_relative(records)
+    rows = [{"policy": p} | {f"size {z}": means.get((p, str(z)), float("nan")) for z in sizes}
+            for p in policies]
+    console.print(Table("mean miss ratio relative to LRU (lower is better)",
+                        ["policy", *(f"size {z}" for z in sizes)], rows,
+                        dict.fromkeys((f"size {z}" for z in sizes), ".3f")).to_rich())
+    figures = [cmp.plot_miss_ratio_curves(records, out / "miss_ratio_curves"),
+               cmp.plot_relative_to_lru(records, out / "miss_ratio_vs_lru")]
+    if any(r["bytes_requested"] != r["requests"] for r in records):
+        figures.append(cmp.plot_relative_to_lru(records, out / "byte_miss_ratio_vs_lru",
+                                                metric="byte_miss_ratio"))
+    for f in figures:
+        console.print(f"wrote {f}")
