@@ -1,0 +1,5 @@
+"""`python -m syslab` is the same as the `syslab` command."""
+
+from syslab.cli import main
+
+main()
