@@ -51,7 +51,9 @@ def _mix(x: int) -> int:
 class CountMinSketch:
     """Approximate request counts: `depth` rows of saturating counters, aged by halving."""
 
-    def __init__(self, capacity: int, counter_bits: int = 4, reset_factor: int = 10, depth: int = 4):
+    def __init__(
+        self, capacity: int, counter_bits: int = 4, reset_factor: int = 10, depth: int = 4
+    ):
         width = 16
         while width < 4 * capacity:  # ~4 counters per cached object keeps collisions rare
             width *= 2
@@ -63,7 +65,9 @@ class CountMinSketch:
 
     def _slots(self, key: Hashable) -> list[int]:
         h = _key_hash(key)
-        return [_mix(h + i * 0x9E3779B97F4A7C15 & _MASK64) & self._mask for i in range(len(self._rows))]
+        return [
+            _mix(h + i * 0x9E3779B97F4A7C15 & _MASK64) & self._mask for i in range(len(self._rows))
+        ]
 
     def estimate(self, key: Hashable) -> int:
         return min(row[i] for row, i in zip(self._rows, self._slots(key), strict=True))
