@@ -25,6 +25,7 @@ _KERNELS: dict[str, str] = {
     "sieve": "sieve",
     "s3fifo": "s3fifo",
     "belady": "belady",
+    "as3fifo": "as3fifo",
 }
 
 FAST_POLICIES: tuple[str, ...] = tuple(_KERNELS)

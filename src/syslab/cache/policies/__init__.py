@@ -27,6 +27,7 @@ _REGISTRY: dict[str, str] = {
     "lecar": "lecar:LeCaR",
     "gdsf": "gdsf:GDSF",
     "belady": "belady:Belady",
+    "as3fifo": "as3fifo:AS3FIFO",
 }
 
 POLICIES: tuple[str, ...] = tuple(_REGISTRY)

@@ -1,0 +1,171 @@
+"""AS3-FIFO: S3-FIFO whose small-queue share is tuned online from two ghost lists (ours).
+
+S3-FIFO (SOSP'23) splits the cache into a small FIFO S (10 %) that filters one-hit wonders
+and a main FIFO M with a 2-bit CLOCK counter; objects evicted unread from S are remembered
+in a ghost so that their next request goes straight to M. The 10 % split is fixed. AS3-FIFO
+keeps the same structure and moves the split the way ARC moves its T1/T2 target:
+
+* a miss on an object recently evicted *unread from S* (ghost GS) means S was too short to
+  see its second request: the small target T grows by the object's size;
+* a miss on an object recently evicted *from M* (ghost GM) means M was too small: T shrinks
+  by the object's size.
+
+T stays within [C // 100, C - C // 10] (1 %..90 % of capacity) and starts at C // 10, i.e. at
+S3-FIFO's split. All quantities are integers in capacity units, so object-count and byte
+caches share one code path and the fast kernel can agree with this reference exactly.
+
+Rules, in order, for a request of `key` with `size` units (capacity C):
+
+1. Hit (in S or M): its counter `freq` goes up by one, saturating at 3. Nothing moves.
+2. Miss with size > C: bypass, no state changes.
+3. Miss: look the key up in the ghosts. A ghost is a record of evictions: every eviction
+   from S (resp. M) advances that ghost's clock by the victim's size and stamps the victim
+   with the new clock; the key is "in" the ghost while clock - stamp <= C - C // 10, i.e.
+   while at most 90 % of C units were evicted from that queue after it. Adapt T as above
+   (GS first; a key is never live in both ghosts).
+4. If the key was in a ghost, or the small queue is at its target while the cache still has
+   room (warm-up: `used + size <= C` and `used_S + size > T`), it is admitted to M;
+   otherwise to S. Before that, while `used + size > C`, one object is evicted:
+   - from S when `used_S > T` or M is empty: pop S's head; if it was read (freq >= 1) it
+     moves to M's tail with freq 0 and we keep popping S; else it leaves (stamp GS);
+   - else from M: pop M's head; if freq > 0 it goes back to M's tail with freq - 1 and we
+     keep popping; else it leaves (stamp GM).
+   The new object starts with freq 0 and both of its ghost stamps are cleared.
+
+Metadata: per resident object a queue slot, its size and a 2-bit counter plus a 1-bit queue
+tag; per ghost entry one integer stamp.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from collections.abc import Hashable
+
+from syslab.cache.policies.base import Policy
+
+MAX_FREQ = 3
+
+
+class _Ghost:
+    """Keys evicted from one queue, remembered while at most `span` units were evicted since."""
+
+    def __init__(self, span: int) -> None:
+        self.span = span
+        self.clock = 0
+        self._stamps: OrderedDict[Hashable, int] = OrderedDict()  # oldest stamp first
+
+    def add(self, key: Hashable, size: int) -> None:
+        self.clock += size
+        self._stamps.pop(key, None)
+        self._stamps[key] = self.clock
+        stamps = self._stamps
+        while stamps:  # forget entries that fell out of the window (keeps memory bounded)
+            old_key, stamp = next(iter(stamps.items()))
+            if self.clock - stamp <= self.span:
+                break
+            del stamps[old_key]
+
+    def __contains__(self, key: Hashable) -> bool:
+        stamp = self._stamps.get(key)
+        return stamp is not None and self.clock - stamp <= self.span
+
+    def discard(self, key: Hashable) -> None:
+        self._stamps.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._stamps)
+
+
+class AS3FIFO(Policy):
+    name = "as3fifo"
+
+    def __init__(self, capacity: int) -> None:
+        super().__init__(capacity)
+        c = self.capacity
+        self.t_min = c // 100
+        self.t_max = c - c // 10
+        self.target = c // 10  # T: the small queue's share, in units
+        self._small: deque[Hashable] = deque()
+        self._main: deque[Hashable] = deque()
+        self._in_small: dict[Hashable, int] = {}  # key -> size
+        self._in_main: dict[Hashable, int] = {}
+        self._freq: dict[Hashable, int] = {}
+        self.used_small = 0
+        self.used_main = 0
+        span = c - c // 10  # each ghost remembers 90 % of capacity, like S3-FIFO's ghost
+        self.ghost_small = _Ghost(span)
+        self.ghost_main = _Ghost(span)
+
+    def request(self, key: Hashable, size: int = 1) -> bool:
+        if key in self._freq:
+            if self._freq[key] < MAX_FREQ:
+                self._freq[key] += 1
+            return True
+        c = self.capacity
+        if size > c:
+            return False
+        in_gs = key in self.ghost_small
+        in_gm = key in self.ghost_main
+        if in_gs:
+            self.target = min(self.t_max, self.target + size)
+        elif in_gm:
+            self.target = max(self.t_min, self.target - size)
+        room = self.used + size <= c and self.used_small + size > self.target
+        while self.used + size > c:
+            if self.used_small > 0 and (self.used_small > self.target or self.used_main == 0):
+                self._evict_small()
+            else:
+                self._evict_main()
+        self.ghost_small.discard(key)
+        self.ghost_main.discard(key)
+        self._freq[key] = 0
+        if in_gs or in_gm or room:
+            self._main.append(key)
+            self._in_main[key] = size
+            self.used_main += size
+        else:
+            self._small.append(key)
+            self._in_small[key] = size
+            self.used_small += size
+        self.used += size
+        return False
+
+    def _evict_small(self) -> None:
+        """Pop S until one object leaves the cache; read ones move to M on the way."""
+        while self._small:
+            key = self._small.popleft()
+            size = self._in_small.pop(key)
+            self.used_small -= size
+            if self._freq[key] >= 1:
+                self._freq[key] = 0
+                self._main.append(key)
+                self._in_main[key] = size
+                self.used_main += size
+            else:
+                del self._freq[key]
+                self.used -= size
+                self.ghost_small.add(key, size)
+                self._evicted(key)
+                return
+
+    def _evict_main(self) -> None:
+        """CLOCK over M: read objects go round again with one count less."""
+        while True:
+            key = self._main.popleft()
+            if self._freq[key] > 0:
+                self._freq[key] -= 1
+                self._main.append(key)
+                continue
+            size = self._in_main.pop(key)
+            del self._freq[key]
+            self.used_main -= size
+            self.used -= size
+            self.ghost_main.add(key, size)
+            self._evicted(key)
+            return
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._freq
+
+    def __len__(self) -> int:
+        return len(self._freq)
