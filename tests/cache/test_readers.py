@@ -113,6 +113,12 @@ def test_csv_by_name_index_and_auto(tmp_path: Path) -> None:
     assert by_index.sizes.tolist() == [512, 1024, 512]
 
 
+def test_csv_with_quoted_cells(tmp_path: Path) -> None:
+    trace = read_trace(write(tmp_path / "q.csv", 'url,bytes\n"a,b",5\nc,6\n"a,b",5\n'))
+    k = keys(trace)
+    assert k[0] == k[2] != k[1] and trace.sizes.tolist() == [5, 6, 5]
+
+
 def test_csv_without_size_column(tmp_path: Path) -> None:
     trace = read_trace(write(tmp_path / "t.csv.gz", "obj_id,ts\n3,1\n4,2\n"))
     assert keys(trace) == [3, 4] and trace.sizes is None

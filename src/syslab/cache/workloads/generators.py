@@ -89,33 +89,41 @@ def zipf_ranks(n: int, n_objects: int, alpha: float, rng: np.random.Generator) -
     cdf = np.cumsum(np.arange(1, n_objects + 1, dtype=np.float64) ** -alpha)
     cdf /= cdf[-1]
     cdf[-1] = 1.0  # every uniform in [0, 1) then lands on a rank
-    buckets = 2 * n_objects
+    buckets = 4 * n_objects
     guide = np.searchsorted(cdf, np.arange(buckets + 1) / buckets, side="right")
     guide = np.minimum(guide, n_objects - 1).astype(np.int32 if n_objects < 2**31 else np.int64)
     u = rng.random(n)
     b = (u * buckets).astype(np.int64)
     lo, hi = guide[b], guide[b + 1]  # answer: first rank whose cdf exceeds u, in [lo, hi]
-    active = np.flatnonzero(lo < hi)
-    while len(active):
-        low, high, mid = lo[active], hi[active], (lo[active] + hi[active]) >> 1
-        right = cdf[mid] <= u[active]
-        lo[active] = np.where(right, mid + 1, low)
-        hi[active] = np.where(right, high, mid)
-        active = active[lo[active] < hi[active]]
+    todo = np.flatnonzero(lo < hi)
+    # binary search on compact copies of the unresolved draws only (few, and fewer each step)
+    low, high, uu = lo[todo], hi[todo], u[todo]
+    while True:
+        open_ = np.flatnonzero(low < high)
+        if not len(open_):
+            break
+        mid = (low[open_] + high[open_]) >> 1
+        right = cdf[mid] <= uu[open_]
+        low[open_] = np.where(right, mid + 1, low[open_])
+        high[open_] = np.where(right, high[open_], mid)
+    lo[todo] = low
     return lo.astype(np.int64)
 
 
 def _zipf_and_one_hits(n: int, n_one_hits: float, n_objects: int, alpha: float,
                        zipf_rng: np.random.Generator, mix_rng: np.random.Generator) -> np.ndarray:
     """n requests: Zipf keys, about n_one_hits of them replaced by fresh, never-repeated keys."""
-    keys = np.empty(n, dtype=np.int64)
-    is_one_hit = np.zeros(n, dtype=bool)
+    is_one_hit = np.zeros(0, dtype=bool)
     if n_one_hits > 0 and n:
         # A Bernoulli mask is one vectorized pass, much cheaper than choosing exact positions.
         is_one_hit = mix_rng.random(n) < min(1.0, n_one_hits / n)
     n_zipf = n - int(is_one_hit.sum())
     permutation = zipf_rng.permutation(n_objects)  # rank -> key
-    keys[~is_one_hit] = permutation[zipf_ranks(n_zipf, n_objects, alpha, zipf_rng)]
+    zipf_keys = permutation[zipf_ranks(n_zipf, n_objects, alpha, zipf_rng)]
+    if n_zipf == n:
+        return zipf_keys
+    keys = np.empty(n, dtype=np.int64)
+    keys[~is_one_hit] = zipf_keys
     keys[is_one_hit] = n_objects + np.arange(n - n_zipf)
     return keys
 
