@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import zstandard
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from syslab.cache.trace import Trace, TraceError
 from syslab.cache.workloads import FORMATS, detect_format, read_trace, shared_traces
@@ -66,6 +68,24 @@ def test_lis_expands_runs_of_blocks(tmp_path: Path, suffix: str) -> None:
     assert keys(trace) == [100, 101, 102, 7, 50, 51]
     assert trace.sizes is None
     assert trace.name == "OLTP"
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2**40), st.integers(1, 20)), min_size=1, max_size=30))
+def test_lis_matches_a_naive_expansion(tmp_path_factory: pytest.TempPathFactory,
+                                       runs: list[tuple[int, int]]) -> None:
+    path = tmp_path_factory.mktemp("lis") / "x.lis"
+    path.write_text("".join(f"{start} {n} 0 {i}\n" for i, (start, n) in enumerate(runs)))
+    assert keys(read_trace(path)) == [start + j for start, n in runs for j in range(n)]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(0, 2**64 - 1), min_size=1, max_size=50))
+def test_txt_round_trips_any_uint64(tmp_path_factory: pytest.TempPathFactory,
+                                    values: list[int]) -> None:
+    path = tmp_path_factory.mktemp("txt") / "x.txt"
+    write_txt(Trace("t", np.array(values, dtype=np.uint64)), path)
+    assert keys(read_trace(path)) == values
 
 
 def test_lirs_skips_star_markers_and_crlf(tmp_path: Path) -> None:
