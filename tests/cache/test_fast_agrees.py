@@ -63,3 +63,12 @@ def test_longer_zipf_trace(policy: str) -> None:
         _agree(policy, trace, np.ones(len(trace), dtype=np.int64), capacity)
     for capacity in (150, 2000, 10000):
         _agree(policy, trace, trace.unit_sizes, capacity)
+
+
+def test_s3fifo_ghost_churn():
+    """Many ghost hits leave dead ghost entries: the kernel's ghost ring must compact them."""
+    rng = np.random.default_rng(3)
+    keys = rng.integers(0, 60, 20000)
+    trace = Trace("churn", keys, rng.integers(1, 6, 60)[keys])
+    _agree("s3fifo", trace, np.ones(len(trace), dtype=np.int64), 25)
+    _agree("s3fifo", trace, trace.unit_sizes, 120)

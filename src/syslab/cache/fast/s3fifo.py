@@ -1,7 +1,11 @@
 """S3-FIFO on dense ids, step for step the rules of `policies/s3fifo.py` (libCacheSim's).
 
 Small and main queues are rings of ids (moving an object to the head of main = pop + push).
-The ghost loses keys from its middle (on a ghost hit), so it is a doubly linked list over ids.
+One int8 per id holds the frequency, -1 when not resident (one memory access per hit).
+The ghost loses keys from its middle on a ghost hit; rather than a linked list (which costs
+several random accesses per eviction) it is a ring of (id, size) whose entries are live only
+while `ghost_at[id]` still holds that entry's sequence number. Dead entries are skipped when
+the ring is popped, and squeezed out when the ring fills up.
 """
 
 from __future__ import annotations
@@ -12,7 +16,25 @@ import numpy as np
 from syslab.cache.policies.s3fifo import GHOST_RATIO, MAX_FREQ, MOVE_TO_MAIN, SMALL_RATIO
 from syslab.cache.trace import Trace
 
-_NONE, _SMALL, _MAIN = 0, 1, 2
+
+@numba.njit(cache=True, nogil=True)
+def _compact_ghost(ring, ring_size, ghost_at, g_first, g_end):
+    """Keep only the live ghost entries, renumbered from 0; returns the new end."""
+    length = len(ring)
+    live = np.empty(g_end - g_first, dtype=ring.dtype)
+    live_size = np.empty(g_end - g_first, dtype=ring_size.dtype)
+    keep = 0
+    for seq in range(g_first, g_end):  # copy out first: the ring may wrap
+        u = ring[seq % length]
+        if ghost_at[u] == seq:
+            live[keep] = u
+            live_size[keep] = ring_size[seq % length]
+            keep += 1
+    for j in range(keep):
+        ring[j] = live[j]
+        ring_size[j] = live_size[j]
+        ghost_at[live[j]] = j
+    return keep
 
 
 @numba.njit(cache=True, nogil=True)
@@ -27,45 +49,34 @@ def _s3fifo(
     n = len(ids)
     main_cap = capacity - small_cap
     hit = np.zeros(n, dtype=np.bool_)
-    where = np.zeros(n_unique, dtype=np.int8)  # _NONE, _SMALL or _MAIN
-    freq = np.zeros(n_unique, dtype=np.int8)
+    freq = np.full(n_unique, -1, dtype=np.int8)  # -1: not resident
     stored = np.zeros(n_unique, dtype=np.int64)
     ring_len = n_unique + 1
     small = np.empty(ring_len, dtype=np.int32)
     main = np.empty(ring_len, dtype=np.int32)
     s_first = s_end = m_first = m_end = 0
     s_used = m_used = 0
-    # ghost: linked list, newest at g_head; g_newer points towards the head
-    in_ghost = np.zeros(n_unique, dtype=np.bool_)
-    g_newer = np.full(n_unique, -1, dtype=np.int32)
-    g_older = np.full(n_unique, -1, dtype=np.int32)
-    g_size = np.zeros(n_unique, dtype=np.int64)
-    g_head = -1
-    g_tail = -1
+    # ghost ring: entry `seq` lives at seq % g_len; live ones number at most min(cap, n_unique)
+    g_len = 2 * min(ghost_cap, n_unique) + 16
+    g_ring = np.empty(g_len, dtype=np.int32)
+    g_ring_size = np.empty(g_len, dtype=np.int64)
+    ghost_at = np.full(n_unique, -1, dtype=np.int64)  # seq of the id's live entry, or -1
+    g_first = g_end = 0
     g_used = 0
     has_evicted = False
 
     for i in range(n):
         x = ids[i]
-        if where[x] != _NONE:
+        f = freq[x]
+        if f >= 0:
             hit[i] = True
-            if freq[x] < MAX_FREQ:
-                freq[x] += 1
+            if f < MAX_FREQ:
+                freq[x] = f + 1
             continue
-        ghost_hit = in_ghost[x]
-        if ghost_hit:  # unlink x from the ghost
-            a = g_newer[x]
-            b = g_older[x]
-            if a >= 0:
-                g_older[a] = b
-            else:
-                g_head = b
-            if b >= 0:
-                g_newer[b] = a
-            else:
-                g_tail = a
-            in_ghost[x] = False
-            g_used -= g_size[x]
+        ghost_hit = ghost_at[x] >= 0
+        if ghost_hit:  # the ghost entry dies; its ring slot is skipped later
+            g_used -= g_ring_size[ghost_at[x] % g_len]
+            ghost_at[x] = -1
         s = sizes[i]
         if s > small_cap or s > capacity:
             continue
@@ -81,7 +92,7 @@ def _s3fifo(
                         main[m_end] = v
                         m_end = m_end + 1 if m_end + 1 < ring_len else 0
                         continue
-                    where[v] = _NONE
+                    freq[v] = -1
                     m_used -= stored[v]
                     break
             else:
@@ -93,40 +104,32 @@ def _s3fifo(
                     s_used -= vs
                     if freq[v] >= MOVE_TO_MAIN:
                         freq[v] = 0
-                        where[v] = _MAIN
                         main[m_end] = v
                         m_end = m_end + 1 if m_end + 1 < ring_len else 0
                         m_used += vs
                         continue
-                    where[v] = _NONE
+                    freq[v] = -1
                     if vs <= ghost_cap:  # remember the key in the ghost
-                        while g_used + vs > ghost_cap:
-                            u = g_tail
-                            g_tail = g_newer[u]
-                            if g_tail >= 0:
-                                g_older[g_tail] = -1
-                            else:
-                                g_head = -1
-                            in_ghost[u] = False
-                            g_used -= g_size[u]
-                        g_newer[v] = -1
-                        g_older[v] = g_head
-                        if g_head >= 0:
-                            g_newer[g_head] = v
-                        else:
-                            g_tail = v
-                        g_head = v
-                        in_ghost[v] = True
-                        g_size[v] = vs
+                        while g_used + vs > ghost_cap:  # pop the oldest live entry
+                            u = g_ring[g_first % g_len]
+                            if ghost_at[u] == g_first:
+                                ghost_at[u] = -1
+                                g_used -= g_ring_size[g_first % g_len]
+                            g_first += 1
+                        if g_end - g_first == g_len:
+                            g_end = _compact_ghost(g_ring, g_ring_size, ghost_at, g_first, g_end)
+                            g_first = 0
+                        g_ring[g_end % g_len] = v
+                        g_ring_size[g_end % g_len] = vs
+                        ghost_at[v] = g_end
+                        g_end += 1
                         g_used += vs
                     break
         if ghost_hit or (s < small_cap and not has_evicted and s_used >= small_cap):
-            where[x] = _MAIN
             main[m_end] = x
             m_end = m_end + 1 if m_end + 1 < ring_len else 0
             m_used += s
         elif s < small_cap:
-            where[x] = _SMALL
             small[s_end] = x
             s_end = s_end + 1 if s_end + 1 < ring_len else 0
             s_used += s
