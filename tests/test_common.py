@@ -44,8 +44,12 @@ def test_records_round_trip(tmp_path: Path) -> None:
 def test_report_html_has_tables_and_copies_figures(tmp_path: Path) -> None:
     fig = tmp_path / "plot.png"
     fig.write_bytes(b"\x89PNG fake")
-    section = Section("lab <x>", "text & more", [Table("t", ["a", "b"], [{"a": "r1", "b": 0.123456}],
-                                                       {"b": ".2f"})], [fig])
+    section = Section(
+        "lab <x>",
+        "text & more",
+        [Table("t", ["a", "b"], [{"a": "r1", "b": 0.123456}], {"b": ".2f"})],
+        [fig],
+    )
     index = write_html([section], tmp_path / "report")
     page = index.read_text()
     assert "lab &lt;x&gt;" in page and "<td>0.12</td>" in page
@@ -62,8 +66,9 @@ def test_data_lookup_prefers_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert data.lab_data("sched") is None
 
 
-@pytest.mark.parametrize(("text", "value"), [("0.01", 0.01), ("1%", 0.01), ("5000", 5000),
-                                             (".5", 0.5), ("1.0", 1.0)])
+@pytest.mark.parametrize(
+    ("text", "value"), [("0.01", 0.01), ("1%", 0.01), ("5000", 5000), (".5", 0.5), ("1.0", 1.0)]
+)
 def test_parse_size(text: str, value: float) -> None:
     assert parse_size(text) == pytest.approx(value)
     assert type(parse_size(text)) is type(value)

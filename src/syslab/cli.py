@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import click
 import typer
 from rich.console import Console
+from typer.exceptions import TyperException
 
 from syslab.cache.cli import app as cache_app
 from syslab.common.errors import UserError
@@ -40,34 +40,44 @@ def data() -> None:
 
     console = Console()
     root = data_root()
-    console.print(f"data root: {root if root else 'none'} "
-                  f"(set ${ENV_VAR}, else ../shared/data beside the checkout)")
-    rows = [{"lab": lab, "files": len(lab_files(lab)),
-             "examples": ", ".join(p.name for p in lab_files(lab)[:3])} for lab in LABS]
+    console.print(
+        f"data root: {root if root else 'none'} "
+        f"(set ${ENV_VAR}, else ../shared/data beside the checkout)"
+    )
+    rows = [
+        {
+            "lab": lab,
+            "files": len(lab_files(lab)),
+            "examples": ", ".join(p.name for p in lab_files(lab)[:3]),
+        }
+        for lab in LABS
+    ]
     console.print(Table("real data sets found", ["lab", "files", "examples"], rows).to_rich())
     if root is None:
-        console.print("no real data: tests and the tour use synthetic data; benchmarks need it. "
-                      "Each lab's README in the data folder names where the originals come from.")
+        console.print(
+            "no real data: tests and the tour use synthetic data; benchmarks need it. "
+            "Each lab's README in the data folder names where the originals come from."
+        )
 
 
 def main() -> None:
     """Entry point: run the app, turning user errors into one line and exit code 2."""
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)  # one line, however long
     try:
         app(standalone_mode=False)
     except UserError as e:
         err.print(f"[red]error:[/] {e}", highlight=False)
         sys.exit(e.exit_code)
-    except click.exceptions.NoArgsIsHelpError:
-        sys.exit(0)
-    except click.UsageError as e:
-        err.print(f"[red]error:[/] {e.format_message()}", highlight=False)
-        sys.exit(2)
-    except click.exceptions.Exit as e:
+    except typer.Exit as e:
         sys.exit(e.exit_code)
-    except click.Abort:
+    except typer.Abort:
         err.print("aborted")
         sys.exit(130)
+    except TyperException as e:  # bad flags and arguments (typer's own usage errors)
+        if type(e).__name__ == "NoArgsIsHelpError":  # help was already printed
+            sys.exit(0)
+        err.print(f"[red]error:[/] {e.format_message()}", highlight=False)
+        sys.exit(2)
     except OSError as e:  # unreadable output folder, full disk: still one line
         err.print(f"[red]error:[/] {e.strerror}: {e.filename}", highlight=False)
         sys.exit(2)

@@ -12,8 +12,13 @@ import pytest
 
 
 def syslab(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "syslab", *args], capture_output=True,
-                          text=True, cwd=cwd, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "syslab", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+    )
 
 
 @pytest.fixture
@@ -35,20 +40,43 @@ def assert_one_line_error(result: subprocess.CompletedProcess, *needles: str) ->
 
 def test_sim_prints_results_and_appends_json(txt_trace: Path, tmp_path: Path) -> None:
     out = tmp_path / "r.jsonl"
-    result = syslab("cache", "sim", "-t", str(txt_trace), "-p", "lru,fifo,arc", "-s", "0.1,50",
-                    "--json", str(out))
+    result = syslab(
+        "cache",
+        "sim",
+        "-t",
+        str(txt_trace),
+        "-p",
+        "lru,fifo,arc",
+        "-s",
+        "0.1,50",
+        "--json",
+        str(out),
+    )
     assert result.returncode == 0, result.stderr
     assert "arc" in result.stdout and "fifo" in result.stdout
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert {(r["policy"], r["size"]) for r in records} == {
-        (p, s) for p in ("lru", "fifo", "arc") for s in ("0.1", "50")}
+        (p, s) for p in ("lru", "fifo", "arc") for s in ("0.1", "50")
+    }
     assert all(0 <= r["miss_ratio"] <= 1 for r in records)
 
 
 def test_compare_writes_results_and_plots(txt_trace: Path, tmp_path: Path) -> None:
     out = tmp_path / "cmp"
-    result = syslab("cache", "compare", "-t", str(txt_trace), "-p", "lru,sieve,belady",
-                    "-s", "0.05,0.2", "--workers", "1", "--out", str(out))
+    result = syslab(
+        "cache",
+        "compare",
+        "-t",
+        str(txt_trace),
+        "-p",
+        "lru,sieve,belady",
+        "-s",
+        "0.05,0.2",
+        "--workers",
+        "1",
+        "--out",
+        str(out),
+    )
     assert result.returncode == 0, result.stderr
     assert (out / "miss_ratio_curves.png").stat().st_size > 0
     assert (out / "miss_ratio_vs_lru.png").exists()

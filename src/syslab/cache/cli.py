@@ -16,11 +16,25 @@ from syslab.common.report import Table
 app = typer.Typer(no_args_is_help=True, help="Trace-driven cache-eviction simulator.")
 console = Console()
 
-TRACE = typer.Option(..., "--trace", "-t", help="Trace file (.gz/.xz/.zst/.bz2 read transparently).")
-FORMAT = typer.Option(None, "--format", "-f", help="Trace format; guessed from the name if omitted.")
+TRACE = typer.Option(
+    ..., "--trace", "-t", help="Trace file (.gz/.xz/.zst/.bz2 read transparently)."
+)
+FORMAT = typer.Option(
+    None, "--format", "-f", help="Trace format; guessed from the name if omitted."
+)
 
-RESULT_COLUMNS = ["trace", "policy", "size", "capacity", "miss_ratio", "byte_miss_ratio",
-                  "requests", "misses", "impl", "seconds"]
+RESULT_COLUMNS = [
+    "trace",
+    "policy",
+    "size",
+    "capacity",
+    "miss_ratio",
+    "byte_miss_ratio",
+    "requests",
+    "misses",
+    "impl",
+    "seconds",
+]
 RESULT_FORMATS = {"miss_ratio": ".4f", "byte_miss_ratio": ".4f", "seconds": ".3f"}
 
 
@@ -55,10 +69,15 @@ def sim(
     trace: Path = TRACE,
     fmt: str = FORMAT,
     policy: str = typer.Option("lru", "--policy", "-p", help="Comma-separated policies, or 'all'."),
-    size: str = typer.Option("0.01,0.1", "--size", "-s",
-                             help="Fractions of unique objects (0.01, 1%) or counts (5000)."),
-    use_bytes: bool = typer.Option(False, "--bytes", help="Capacity in bytes (fractions of the footprint)."),
-    impl: str = typer.Option("auto", help="auto, fast (numba kernel) or reference (Python object)."),
+    size: str = typer.Option(
+        "0.01,0.1", "--size", "-s", help="Fractions of unique objects (0.01, 1%) or counts (5000)."
+    ),
+    use_bytes: bool = typer.Option(
+        False, "--bytes", help="Capacity in bytes (fractions of the footprint)."
+    ),
+    impl: str = typer.Option(
+        "auto", help="auto, fast (numba kernel) or reference (Python object)."
+    ),
     json_out: Path = typer.Option(None, "--json", help="Append result records (JSON lines) here."),
 ) -> None:
     """Simulate policies at cache sizes over one trace."""
@@ -66,10 +85,19 @@ def sim(
         raise UserError(f"bad --impl {impl!r}: choose auto, fast or reference")
     policies, sizes = parse_policies(policy), parse_sizes(size)
     data = load(trace, fmt)
-    records = [simulate(data, p, z, use_bytes=use_bytes, impl=impl).record()
-               for z in sizes for p in policies]
-    console.print(Table(f"{data.name}: {len(data):,} requests, {data.n_unique:,} objects",
-                        RESULT_COLUMNS, records, RESULT_FORMATS).to_rich())
+    records = [
+        simulate(data, p, z, use_bytes=use_bytes, impl=impl).record()
+        for z in sizes
+        for p in policies
+    ]
+    console.print(
+        Table(
+            f"{data.name}: {len(data):,} requests, {data.n_unique:,} objects",
+            RESULT_COLUMNS,
+            records,
+            RESULT_FORMATS,
+        ).to_rich()
+    )
     if json_out:
         write_jsonl(json_out, records, append=True)
 
@@ -84,8 +112,12 @@ def analyze(
     from syslab.cache.analysis import analyze as analyze_trace
 
     stats = analyze_trace(load(trace, fmt)).to_record()
-    rows = [{"statistic": k, "value": v} for k, v in stats.items() if not isinstance(v, list | dict)]
-    console.print(Table(f"{stats.get('trace', trace.name)}", ["statistic", "value"], rows).to_rich())
+    rows = [
+        {"statistic": k, "value": v} for k, v in stats.items() if not isinstance(v, list | dict)
+    ]
+    console.print(
+        Table(f"{stats.get('trace', trace.name)}", ["statistic", "value"], rows).to_rich()
+    )
     if json_out:
         write_jsonl(json_out, [stats])
 
@@ -94,8 +126,12 @@ def analyze(
 def mrc(
     trace: Path = TRACE,
     fmt: str = FORMAT,
-    size: str = typer.Option("0.001,0.003,0.01,0.03,0.1,0.3", "--size", "-s",
-                             help="Cache sizes to report (fractions or counts)."),
+    size: str = typer.Option(
+        "0.001,0.003,0.01,0.03,0.1,0.3",
+        "--size",
+        "-s",
+        help="Cache sizes to report (fractions or counts).",
+    ),
     shards: float = typer.Option(None, help="Approximate with SHARDS at this sampling rate."),
     use_bytes: bool = typer.Option(False, "--bytes", help="Byte-capacity LRU MRC."),
     plot: Path = typer.Option(None, help="Save the curve as PNG (and SVG) here."),
@@ -120,23 +156,30 @@ def mrc(
         curve = mrcs.lru_mrc(data, caps)
     ratios = getattr(curve, "miss_ratios", curve)
     rows = [{"capacity": int(c), "miss_ratio": float(m)} for c, m in zip(caps, ratios, strict=True)]
-    console.print(Table(f"{data.name}: LRU MRC", ["capacity", "miss_ratio"], rows,
-                        {"miss_ratio": ".4f"}).to_rich())
+    console.print(
+        Table(
+            f"{data.name}: LRU MRC", ["capacity", "miss_ratio"], rows, {"miss_ratio": ".4f"}
+        ).to_rich()
+    )
     if plot:
         from syslab.common import plotting
 
         fig, ax = plotting.figure()
         ax.plot(caps, ratios, marker="o")
         ax.set_xscale("log")
-        ax.set(xlabel="cache size (bytes)" if use_bytes else "cache size (objects)",
-               ylabel="miss ratio", title=f"{data.name}: LRU miss-ratio curve")
+        ax.set(
+            xlabel="cache size (bytes)" if use_bytes else "cache size (objects)",
+            ylabel="miss ratio",
+            title=f"{data.name}: LRU miss-ratio curve",
+        )
         console.print(f"wrote {plotting.save(fig, plot)}")
 
 
 @app.command()
 def compare(
-    trace: list[Path] = typer.Option(None, "--trace", "-t",
-                                     help="Trace files (repeat); default: every shared trace."),
+    trace: list[Path] = typer.Option(
+        None, "--trace", "-t", help="Trace files (repeat); default: every shared trace."
+    ),
     fmt: str = FORMAT,
     synthetic: bool = typer.Option(False, help="Use the built-in synthetic suite instead."),
     policy: str = typer.Option("all", "--policy", "-p", help="Comma-separated policies, or 'all'."),
@@ -161,15 +204,27 @@ def compare(
     records = cmp.run_compare(sources, policies, sizes, use_bytes=use_bytes, workers=workers)
     write_jsonl(out / "results.jsonl", records)
     means = cmp.mean_relative(records)
-    rows = [{"policy": p} | {f"size {z}": means.get((p, str(z)), float("nan")) for z in sizes}
-            for p in policies]
-    console.print(Table("mean miss ratio relative to LRU (lower is better)",
-                        ["policy", *(f"size {z}" for z in sizes)], rows,
-                        dict.fromkeys((f"size {z}" for z in sizes), ".3f")).to_rich())
-    figures = [cmp.plot_miss_ratio_curves(records, out / "miss_ratio_curves"),
-               cmp.plot_relative_to_lru(records, out / "miss_ratio_vs_lru")]
+    rows = [
+        {"policy": p} | {f"size {z}": means.get((p, str(z)), float("nan")) for z in sizes}
+        for p in policies
+    ]
+    console.print(
+        Table(
+            "mean miss ratio relative to LRU (lower is better)",
+            ["policy", *(f"size {z}" for z in sizes)],
+            rows,
+            dict.fromkeys((f"size {z}" for z in sizes), ".3f"),
+        ).to_rich()
+    )
+    figures = [
+        cmp.plot_miss_ratio_curves(records, out / "miss_ratio_curves"),
+        cmp.plot_relative_to_lru(records, out / "miss_ratio_vs_lru"),
+    ]
     if any(r["bytes_requested"] != r["requests"] for r in records):
-        figures.append(cmp.plot_relative_to_lru(records, out / "byte_miss_ratio_vs_lru",
-                                                metric="byte_miss_ratio"))
+        figures.append(
+            cmp.plot_relative_to_lru(
+                records, out / "byte_miss_ratio_vs_lru", metric="byte_miss_ratio"
+            )
+        )
     for f in figures:
         console.print(f"wrote {f}")

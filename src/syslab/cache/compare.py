@@ -75,7 +75,9 @@ def _is_fast(policy: str) -> bool:
     return policy in FAST_POLICIES
 
 
-def relative_to(records: list[dict], baseline: str = "lru", metric: str = "miss_ratio") -> list[dict]:
+def relative_to(
+    records: list[dict], baseline: str = "lru", metric: str = "miss_ratio"
+) -> list[dict]:
     """Each record with `<metric>_vs_<baseline>`: its metric divided by the baseline's."""
     base = {(r["trace"], r["size"]): r[metric] for r in records if r["policy"] == baseline}
     out = []

@@ -54,10 +54,12 @@ _SIZE = re.compile(r"^\s*(?:(\d+(?:\.\d*)?|\.\d+)\s*(%)?)\s*$")
 
 
 def parse_size(text: str) -> float | int:
-    """A cache size as the user writes it: a fraction ("0.01", "1%") or a count of units ("5000")."""
+    """A cache size as written: a fraction ("0.01", "1%") or a count of units ("5000")."""
     m = _SIZE.match(text)
     if not m:
-        raise UserError(f"bad cache size {text!r}: give a fraction like 0.01 or 1% or a count like 5000")
+        raise UserError(
+            f"bad cache size {text!r}: give a fraction like 0.01 or 1% or a count like 5000"
+        )
     number, percent = m.groups()
     value = float(number) / 100 if percent else float(number)
     if value <= 0:

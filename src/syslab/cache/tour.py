@@ -17,13 +17,18 @@ def tour(out: Path) -> Section:
     records = cmp.run_compare(synthetic_suite(), list(POLICIES), SIZES)
     means = cmp.mean_relative(records)
     size_cols = [f"{z:g}" for z in SIZES]
-    summary = [{"policy": p} | {c: means[(p, str(z))] for c, z in zip(size_cols, SIZES, strict=True)}
-               for p in POLICIES]
+    summary = [
+        {"policy": p} | {c: means[(p, str(z))] for c, z in zip(size_cols, SIZES, strict=True)}
+        for p in POLICIES
+    ]
     summary.sort(key=lambda row: row[size_cols[-1]])
     at = str(0.01)
     per_trace = sorted(
-        ({"trace": r["trace"], "policy": r["policy"], "miss_ratio": r["miss_ratio"]}
-         for r in records if r["size"] == at),
+        (
+            {"trace": r["trace"], "policy": r["policy"], "miss_ratio": r["miss_ratio"]}
+            for r in records
+            if r["size"] == at
+        ),
         key=lambda row: (row["trace"], row["miss_ratio"]),
     )
     best = {}
@@ -31,14 +36,24 @@ def tour(out: Path) -> Section:
         best.setdefault(row["trace"], row)
     return Section(
         title="cache: eviction policies on the synthetic suite",
-        text=(f"{len(POLICIES)} policies x {len(SIZES)} sizes (fractions of unique objects) x "
-              f"4 synthetic workloads (web-like with one-hit wonders, skewed, scans, loops). "
-              "Run `syslab cache compare` on real traces for the full picture."),
+        text=(
+            f"{len(POLICIES)} policies x {len(SIZES)} sizes (fractions of unique objects) x "
+            f"4 synthetic workloads (web-like with one-hit wonders, skewed, scans, loops). "
+            "Run `syslab cache compare` on real traces for the full picture."
+        ),
         tables=[
-            Table("mean miss ratio relative to LRU, by cache size (lower is better)",
-                  ["policy", *size_cols], summary, dict.fromkeys(size_cols, ".3f")),
-            Table(f"best policy per workload at size {at}",
-                  ["trace", "policy", "miss_ratio"], list(best.values()), {"miss_ratio": ".4f"}),
+            Table(
+                "mean miss ratio relative to LRU, by cache size (lower is better)",
+                ["policy", *size_cols],
+                summary,
+                dict.fromkeys(size_cols, ".3f"),
+            ),
+            Table(
+                f"best policy per workload at size {at}",
+                ["trace", "policy", "miss_ratio"],
+                list(best.values()),
+                {"miss_ratio": ".4f"},
+            ),
         ],
         figures=[
             cmp.plot_miss_ratio_curves(records, out / "miss_ratio_curves"),

@@ -39,6 +39,7 @@ def lab_files(lab: str) -> list[Path]:
         return []
     skip = ("readme", "license")
     return sorted(
-        p for p in path.iterdir() if p.is_file() and not p.name.lower().startswith(skip)
-        and "license" not in p.name.lower()
+        p
+        for p in path.iterdir()
+        if p.is_file() and not p.name.lower().startswith(skip) and "license" not in p.name.lower()
     )

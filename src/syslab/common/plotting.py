@@ -22,8 +22,9 @@ def figure(width: float = 6.4, height: float = 4.0) -> tuple[Figure, plt.Axes]:
 def grid(n: int, cols: int = 3, size: float = 3.2) -> tuple[Figure, list[plt.Axes]]:
     """A figure with n small axes in rows of `cols`; unused axes are hidden."""
     rows = (n + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(size * cols, size * 0.8 * rows),
-                             layout="constrained", squeeze=False)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(size * cols, size * 0.8 * rows), layout="constrained", squeeze=False
+    )
     flat = list(axes.flat)
     for ax in flat[n:]:
         ax.set_visible(False)

@@ -42,12 +42,15 @@ class Table:
     def to_html(self) -> str:
         head = "".join(f"<th>{html.escape(c)}</th>" for c in self.columns)
         body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(self.cell(r, c))}</td>" for c in self.columns)
+            "<tr>"
+            + "".join(f"<td>{html.escape(self.cell(r, c))}</td>" for c in self.columns)
             + "</tr>"
             for r in self.rows
         )
-        return (f"<table><caption>{html.escape(self.title)}</caption>"
-                f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+        return (
+            f"<table><caption>{html.escape(self.title)}</caption>"
+            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        )
 
     def _numeric(self, column: str) -> bool:
         return any(isinstance(r.get(column), int | float) for r in self.rows)
@@ -86,8 +89,10 @@ def write_html(sections: Sequence[Section], out_dir: Path, *, title: str = "sysl
     """Write `out_dir/index.html` with every section; figures are copied beside it."""
     out_dir = Path(out_dir)
     (out_dir / "figures").mkdir(parents=True, exist_ok=True)
-    parts = [f"<h1>{html.escape(title)}</h1>",
-             f"<p>Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.</p>"]
+    parts = [
+        f"<h1>{html.escape(title)}</h1>",
+        f"<p>Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.</p>",
+    ]
     for section in sections:
         parts.append(f"<h2>{html.escape(section.title)}</h2>")
         if section.text:
@@ -97,9 +102,13 @@ def write_html(sections: Sequence[Section], out_dir: Path, *, title: str = "sysl
             target = out_dir / "figures" / Path(fig).name
             if Path(fig).resolve() != target.resolve():
                 shutil.copyfile(fig, target)
-            parts.append(f'<img src="figures/{html.escape(target.name)}" alt="{html.escape(target.stem)}">')
-    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<style>{_STYLE}</style></head><body>{''.join(parts)}</body></html>")
+            parts.append(
+                f'<img src="figures/{html.escape(target.name)}" alt="{html.escape(target.stem)}">'
+            )
+    page = (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{_STYLE}</style></head><body>{''.join(parts)}</body></html>"
+    )
     index = out_dir / "index.html"
     index.write_text(page)
     return index

@@ -48,4 +48,5 @@ class Policy(ABC):
             self.on_evict(key)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(capacity={self.capacity}, used={self.used}, objects={len(self)})"
+        name = type(self).__name__
+        return f"{name}(capacity={self.capacity}, used={self.used}, objects={len(self)})"
