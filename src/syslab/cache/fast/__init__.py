@@ -26,6 +26,7 @@ _KERNELS: dict[str, str] = {
     "s3fifo": "s3fifo",
     "belady": "belady",
     "as3fifo": "as3fifo",
+    "gdsf": "gdsf",
 }
 
 FAST_POLICIES: tuple[str, ...] = tuple(_KERNELS)
