@@ -26,7 +26,12 @@ _KERNELS: dict[str, str] = {
     "s3fifo": "s3fifo",
     "belady": "belady",
     "as3fifo": "as3fifo",
+    "arc": "arc",
+    "2q": "twoq",
+    "slru": "slru",
+    "lfu": "lfu",
     "gdsf": "gdsf",
+    "lirs": "lirs",
 }
 
 FAST_POLICIES: tuple[str, ...] = tuple(_KERNELS)
