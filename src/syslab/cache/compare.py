@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import NullFormatter
 
 from syslab.cache.engine import simulate
 from syslab.cache.trace import Trace
@@ -101,14 +103,19 @@ def mean_relative(records: list[dict], baseline: str = "lru", metric: str = "mis
 def plot_miss_ratio_curves(records: list[dict], out: Path, metric: str = "miss_ratio") -> Path:
     """One small panel per trace: metric against cache size, a line per policy."""
     traces = sorted({r["trace"] for r in records})
+    policies = sorted({r["policy"] for r in records})
+    cmap = plt.get_cmap("tab20")  # distinct colours for up to 20 policies
+    colors = {p: cmap(i % 20) for i, p in enumerate(policies)}
     fig, axes = plotting.grid(len(traces))
     for ax, trace in zip(axes, traces, strict=True):
         rows = [r for r in records if r["trace"] == trace]
-        for policy in sorted({r["policy"] for r in rows}):
+        for policy in policies:
             pts = sorted((r["capacity"], r[metric]) for r in rows if r["policy"] == policy)
-            xs, ys = zip(*pts, strict=True)
-            ax.plot(xs, ys, marker="o", ms=3, label=policy)
+            if pts:
+                xs, ys = zip(*pts, strict=True)
+                ax.plot(xs, ys, marker="o", ms=3, label=policy, color=colors[policy])
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels collide on short ranges
         ax.set_title(trace, fontsize=9)
         ax.set_xlabel(f"cache size ({rows[0]['unit']})", fontsize=8)
         ax.set_ylabel(metric.replace("_", " "), fontsize=8)
@@ -123,7 +130,10 @@ def plot_relative_to_lru(records: list[dict], out: Path, metric: str = "miss_rat
     sizes = sorted({r["size"] for r in rel}, key=float)
     traces = sorted({r["trace"] for r in rel})
     policies = sorted({r["policy"] for r in rel})
-    fig, axes = plotting.grid(len(sizes), cols=len(sizes), size=max(4.0, 0.55 * len(policies) + 1))
+    cols = min(2, len(sizes))
+    fig, axes = plotting.grid(
+        len(sizes), cols=cols, width=0.42 * len(policies) + 2.5, height=0.3 * len(traces) + 1.8
+    )
     key = f"{metric}_vs_lru"
     for ax, size in zip(axes, sizes, strict=True):
         grid = np.full((len(traces), len(policies)), np.nan)
@@ -137,6 +147,6 @@ def plot_relative_to_lru(records: list[dict], out: Path, metric: str = "miss_rat
         ax.set_title(f"{metric.replace('_', ' ')} / LRU, size {size}", fontsize=9)
         for (i, j), v in np.ndenumerate(grid):
             if np.isfinite(v):
-                ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=5)
+                ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=6)
     fig.colorbar(im, ax=axes, shrink=0.6)
     return plotting.save(fig, out)

@@ -19,11 +19,20 @@ def figure(width: float = 6.4, height: float = 4.0) -> tuple[Figure, plt.Axes]:
     return fig, ax
 
 
-def grid(n: int, cols: int = 3, size: float = 3.2) -> tuple[Figure, list[plt.Axes]]:
-    """A figure with n small axes in rows of `cols`; unused axes are hidden."""
+def grid(
+    n: int,
+    cols: int = 3,
+    size: float = 3.2,
+    *,
+    width: float | None = None,
+    height: float | None = None,
+) -> tuple[Figure, list[plt.Axes]]:
+    """A figure with n axes in rows of `cols` (each `width` x `height` inches); spares hidden."""
+    width = width or size
+    height = height or size * 0.8
     rows = (n + cols - 1) // cols
     fig, axes = plt.subplots(
-        rows, cols, figsize=(size * cols, size * 0.8 * rows), layout="constrained", squeeze=False
+        rows, cols, figsize=(width * cols, height * rows), layout="constrained", squeeze=False
     )
     flat = list(axes.flat)
     for ax in flat[n:]:

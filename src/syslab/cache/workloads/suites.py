@@ -15,7 +15,7 @@ def synthetic_suite(n_requests: int = 200_000, n_objects: int = 20_000) -> list[
         synthetic_source("zipf1.2", alpha=1.2, seed=2, **common),
         # block-like: a skewed hot set interrupted by long sequential scans
         synthetic_source("zipf1.0-scans", alpha=1.0, scan_fraction=0.3, seed=3, **common),
-        # loops slightly larger than small caches: where LRU gets nothing
+        # half the requests loop over key ranges: the pattern LRU handles worst
         synthetic_source(
             "zipf0.9-loops", alpha=0.9, scan_fraction=0.5, loop=True, seed=4, **common
         ),
