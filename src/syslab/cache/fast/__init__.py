@@ -32,6 +32,7 @@ _KERNELS: dict[str, str] = {
     "lfu": "lfu",
     "gdsf": "gdsf",
     "lirs": "lirs",
+    "lecar": "lecar",
 }
 
 FAST_POLICIES: tuple[str, ...] = tuple(_KERNELS)

@@ -9,7 +9,8 @@ the number of requests since that eviction, and the weights are renormalised.
 Settings as in the paper and libCacheSim's LeCaR.c: learning rate 0.45, discount
 0.005 ** (1 / capacity), weights start at 0.5/0.5, one shared history of `capacity` units,
 LFU ties broken by insertion order, a re-admitted object starts again at frequency 1.
-Randomness comes from `random.Random(seed)` (seed 0 by default) so runs are reproducible;
+Randomness comes from a splitmix64 generator seeded with `seed` (0 by default), so runs are
+reproducible and the numba kernel (fast/lecar.py) can draw the very same numbers;
 libCacheSim draws from its own generator (and in steps of 1/100), so miss ratios agree only
 statistically, not request by request. We also skip libCacheSim's 1e-10 weight floor.
 """
@@ -17,11 +18,27 @@ statistically, not request by request. We also skip libCacheSim's 1e-10 weight f
 from __future__ import annotations
 
 import math
-import random
 from collections import OrderedDict
 from collections.abc import Hashable
 
 from syslab.cache.policies.base import Policy
+
+
+_MASK = (1 << 64) - 1
+
+
+class SplitMix64:
+    """splitmix64 (Steele et al. 2014) on a uint64 state; floats in [0, 1) from the top 53 bits."""
+
+    def __init__(self, seed: int = 0) -> None:
+        self.state = seed & _MASK
+
+    def random(self) -> float:
+        self.state = z = (self.state + 0x9E3779B97F4A7C15) & _MASK
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+        z ^= z >> 31
+        return (z >> 11) * 2.0**-53
 
 
 class LeCaR(Policy):
@@ -38,7 +55,7 @@ class LeCaR(Policy):
         self.learning_rate = learning_rate
         self.discount = 0.005 ** (1 / capacity) if discount is None else discount
         self.w_lru = self.w_lfu = 0.5
-        self._rng = random.Random(seed)
+        self._rng = SplitMix64(seed)
         self._time = 0  # requests seen, the clock for regret ages
         self._lru: OrderedDict[Hashable, int] = OrderedDict()  # key -> size, oldest first
         self._freq: dict[Hashable, int] = {}
