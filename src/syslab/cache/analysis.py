@@ -250,7 +250,9 @@ def _object_sizes(trace: Trace, ids: np.ndarray, first: np.ndarray) -> dict:
     """Per-object size statistics, each object at the size of its first request."""
     if not trace.has_sizes:
         return dict(
-            mean_object_size=None, median_object_size=None, max_object_size=None,
+            mean_object_size=None,
+            median_object_size=None,
+            max_object_size=None,
             footprint_bytes=None,
         )
     object_size = np.empty(trace.n_unique, dtype=np.int64)

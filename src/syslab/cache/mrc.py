@@ -325,9 +325,7 @@ def shards_distances(
         return dist, np.full(len(dist), float(rate))
     if fixed_size < 1:
         raise ValueError(f"fixed_size must be positive, got {fixed_size}")
-    return _shards_fixed_size(
-        ids, hashes[sampled], t, float(rate), int(fixed_size), trace.n_unique
-    )
+    return _shards_fixed_size(ids, hashes[sampled], t, float(rate), int(fixed_size), trace.n_unique)
 
 
 def shards_mrc(

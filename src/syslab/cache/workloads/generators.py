@@ -48,14 +48,25 @@ def synthetic(
       1.5), both with mean size_mean. None: no sizes (every object counts as 1).
     """
     scan_length = max(1, n_objects // 20) if scan_length is None else scan_length
-    _validate(n_requests, n_objects, alpha, scan_fraction, scan_length, one_hit_fraction,
-              size_dist, size_mean, size_shape)
+    _validate(
+        n_requests,
+        n_objects,
+        alpha,
+        scan_fraction,
+        scan_length,
+        one_hit_fraction,
+        size_dist,
+        size_mean,
+        size_shape,
+    )
     zipf_rng, mix_rng, scan_rng, size_rng = (
-        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4))
+        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4)
+    )
 
     n_scan = round(scan_fraction * n_requests)
-    keys = _zipf_and_one_hits(n_requests - n_scan, one_hit_fraction * n_requests, n_objects,
-                              alpha, zipf_rng, mix_rng)
+    keys = _zipf_and_one_hits(
+        n_requests - n_scan, one_hit_fraction * n_requests, n_objects, alpha, zipf_rng, mix_rng
+    )
     n_one_hits = int((keys >= n_objects).sum())
     if n_scan:
         scan_base = n_objects + n_one_hits
@@ -65,15 +76,34 @@ def synthetic(
     if size_dist is not None:
         table = _object_sizes(int(keys.max()) + 1, size_dist, size_mean, size_shape, size_rng)
         sizes = table[keys]
-    meta = {"generator": "synthetic", "n_objects": n_objects, "alpha": alpha,
-            "scan_fraction": scan_fraction, "scan_length": scan_length, "loop": loop,
-            "one_hit_fraction": one_hit_fraction, "size_dist": size_dist, "seed": seed}
-    return Trace(name or _default_name(alpha, scan_fraction, loop, one_hit_fraction, seed),
-                 keys.astype(np.uint64), sizes, meta)
+    meta = {
+        "generator": "synthetic",
+        "n_objects": n_objects,
+        "alpha": alpha,
+        "scan_fraction": scan_fraction,
+        "scan_length": scan_length,
+        "loop": loop,
+        "one_hit_fraction": one_hit_fraction,
+        "size_dist": size_dist,
+        "seed": seed,
+    }
+    return Trace(
+        name or _default_name(alpha, scan_fraction, loop, one_hit_fraction, seed),
+        keys.astype(np.uint64),
+        sizes,
+        meta,
+    )
 
 
-def zipf(n_requests: int, n_objects: int, alpha: float, *, seed: int = 0,
-         name: str | None = None, **options: object) -> Trace:
+def zipf(
+    n_requests: int,
+    n_objects: int,
+    alpha: float,
+    *,
+    seed: int = 0,
+    name: str | None = None,
+    **options: object,
+) -> Trace:
     """A plain bounded-Zipf workload (options as `synthetic`)."""
     return synthetic(n_requests, n_objects, alpha, seed=seed, name=name, **options)
 
@@ -110,8 +140,14 @@ def zipf_ranks(n: int, n_objects: int, alpha: float, rng: np.random.Generator) -
     return lo.astype(np.int64)
 
 
-def _zipf_and_one_hits(n: int, n_one_hits: float, n_objects: int, alpha: float,
-                       zipf_rng: np.random.Generator, mix_rng: np.random.Generator) -> np.ndarray:
+def _zipf_and_one_hits(
+    n: int,
+    n_one_hits: float,
+    n_objects: int,
+    alpha: float,
+    zipf_rng: np.random.Generator,
+    mix_rng: np.random.Generator,
+) -> np.ndarray:
     """n requests: Zipf keys, about n_one_hits of them replaced by fresh, never-repeated keys."""
     is_one_hit = np.zeros(0, dtype=bool)
     if n_one_hits > 0 and n:
@@ -128,8 +164,9 @@ def _zipf_and_one_hits(n: int, n_one_hits: float, n_objects: int, alpha: float,
     return keys
 
 
-def _insert_scans(keys: np.ndarray, n_scan: int, length: int, loop: bool, base: int,
-                  rng: np.random.Generator) -> np.ndarray:
+def _insert_scans(
+    keys: np.ndarray, n_scan: int, length: int, loop: bool, base: int, rng: np.random.Generator
+) -> np.ndarray:
     """`keys` with n_scan scan requests inserted as runs of `length` at random points."""
     n_runs = math.ceil(n_scan / length)
     run_lengths = np.full(n_runs, length, dtype=np.int64)
@@ -148,8 +185,9 @@ def _insert_scans(keys: np.ndarray, n_scan: int, length: int, loop: bool, base: 
     return out
 
 
-def _object_sizes(n: int, dist: str, mean: float, shape: float | None,
-                  rng: np.random.Generator) -> np.ndarray:
+def _object_sizes(
+    n: int, dist: str, mean: float, shape: float | None, rng: np.random.Generator
+) -> np.ndarray:
     """One size per key 0..n-1, with the given mean (in bytes, at least 1)."""
     if dist == "fixed":
         return np.full(n, max(1, round(mean)), dtype=np.int64)
@@ -162,12 +200,22 @@ def _object_sizes(n: int, dist: str, mean: float, shape: float | None,
     return np.clip(np.rint(raw), 1, _MAX_SIZE).astype(np.int64)
 
 
-def _validate(n_requests: int, n_objects: int, alpha: float, scan_fraction: float,
-              scan_length: int, one_hit_fraction: float, size_dist: str | None,
-              size_mean: float, size_shape: float | None) -> None:
+def _validate(
+    n_requests: int,
+    n_objects: int,
+    alpha: float,
+    scan_fraction: float,
+    scan_length: int,
+    one_hit_fraction: float,
+    size_dist: str | None,
+    size_mean: float,
+    size_shape: float | None,
+) -> None:
     if n_requests < 1 or n_objects < 1:
-        raise UserError(f"need at least one request and one object, got {n_requests} "
-                        f"requests over {n_objects} objects")
+        raise UserError(
+            f"need at least one request and one object, got {n_requests} "
+            f"requests over {n_objects} objects"
+        )
     if not alpha >= 0:
         raise UserError(f"Zipf alpha must be >= 0, got {alpha}")
     for label, value in (("scan_fraction", scan_fraction), ("one_hit_fraction", one_hit_fraction)):
@@ -178,8 +226,7 @@ def _validate(n_requests: int, n_objects: int, alpha: float, scan_fraction: floa
     if scan_length < 1:
         raise UserError(f"scan_length must be at least 1, got {scan_length}")
     if size_dist is not None and size_dist not in SIZE_DISTS:
-        raise UserError(f"unknown size distribution {size_dist!r} "
-                        f"(choose {', '.join(SIZE_DISTS)})")
+        raise UserError(f"unknown size distribution {size_dist!r} (choose {', '.join(SIZE_DISTS)})")
     if not size_mean >= 1:
         raise UserError(f"size_mean must be at least 1, got {size_mean}")
     if size_dist == "pareto" and size_shape is not None and size_shape <= 1:
@@ -188,8 +235,9 @@ def _validate(n_requests: int, n_objects: int, alpha: float, scan_fraction: floa
         raise UserError(f"lognormal sigma must be > 0, got {size_shape}")
 
 
-def _default_name(alpha: float, scan_fraction: float, loop: bool, one_hit_fraction: float,
-                  seed: int) -> str:
+def _default_name(
+    alpha: float, scan_fraction: float, loop: bool, one_hit_fraction: float, seed: int
+) -> str:
     parts = [f"zipf{alpha:g}"]
     if one_hit_fraction:
         parts.append(f"onehit{one_hit_fraction:g}")

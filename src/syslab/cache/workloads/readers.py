@@ -34,10 +34,33 @@ _FORMAT_SUFFIXES = (".oraclegeneral", ".bin", ".lis", ".trace", ".txt", ".csv", 
 ORACLE_DTYPE = np.dtype([("ts", "<u4"), ("id", "<u8"), ("size", "<u4"), ("next", "<i8")])
 
 # Column names a CSV trace commonly uses, best guess first.
-KEY_COLUMNS = ("key", "obj_id", "object_id", "objid", "id", "lbn", "lba", "block", "blkno",
-               "offset", "address", "addr", "page", "url")
-SIZE_COLUMNS = ("size", "obj_size", "object_size", "bytes", "req_size", "request_size",
-                "length", "len", "return_size")
+KEY_COLUMNS = (
+    "key",
+    "obj_id",
+    "object_id",
+    "objid",
+    "id",
+    "lbn",
+    "lba",
+    "block",
+    "blkno",
+    "offset",
+    "address",
+    "addr",
+    "page",
+    "url",
+)
+SIZE_COLUMNS = (
+    "size",
+    "obj_size",
+    "object_size",
+    "bytes",
+    "req_size",
+    "request_size",
+    "length",
+    "len",
+    "return_size",
+)
 MSR_COLUMNS = ("timestamp", "hostname", "disknumber", "type", "offset", "size", "responsetime")
 
 _DECOMPRESS_ERRORS = (OSError, EOFError, lzma.LZMAError, zlib.error, zstandard.ZstdError)
@@ -69,8 +92,9 @@ def read_trace(
         raise TraceError(f"{path}: limit must be at least 1, got {limit}")
     fmt = detect_format(path) if fmt is None else fmt.lower()
     if fmt not in _PARSERS:
-        raise TraceError(f"{path}: unknown trace format {fmt!r} "
-                         f"(choose one of {', '.join(FORMATS)})")
+        raise TraceError(
+            f"{path}: unknown trace format {fmt!r} (choose one of {', '.join(FORMATS)})"
+        )
     if fmt == "csv":
         keys, sizes = _parse_csv(path, limit, key_column, size_column)
     else:
@@ -104,8 +128,10 @@ def detect_format(path: Path | str) -> str:
         return "msr" if _looks_like_msr(path) else "csv"
     if low.endswith(".txt"):
         return "txt"
-    raise TraceError(f"{path}: cannot tell the trace format from the file name; "
-                     f"pass --format ({', '.join(FORMATS)})")
+    raise TraceError(
+        f"{path}: cannot tell the trace format from the file name; "
+        f"pass --format ({', '.join(FORMATS)})"
+    )
 
 
 def trace_name(path: Path | str) -> str:
@@ -204,8 +230,9 @@ def _open(path: Path) -> BinaryIO:
     if compression == ".bz2":
         return bz2.BZ2File(raw)
     if compression == ".zst":
-        return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True,
-                                                          closefd=True)
+        return zstandard.ZstdDecompressor().stream_reader(
+            raw, read_across_frames=True, closefd=True
+        )
     return raw
 
 
@@ -308,8 +335,9 @@ def _int_column(tokens: list[bytes]) -> np.ndarray | None:
 
 def hash_strings(tokens: list[bytes]) -> np.ndarray:
     """Stable 64-bit ids for string keys (blake2b, same on every machine and run)."""
-    ids = {t: int.from_bytes(hashlib.blake2b(t, digest_size=8).digest(), "little")
-           for t in set(tokens)}
+    ids = {
+        t: int.from_bytes(hashlib.blake2b(t, digest_size=8).digest(), "little") for t in set(tokens)
+    }
     return np.fromiter((ids[t] for t in tokens), dtype=np.uint64, count=len(tokens))
 
 
@@ -327,8 +355,10 @@ def _sizes_from_tokens(tokens: list[bytes], path: Path, first_line: int) -> np.n
         return np.array([float(t) for t in tokens]).round().astype(np.int64)
     except ValueError:
         bad = next(i for i, t in enumerate(tokens) if not _is_number(t))
-        raise TraceError(f"{path}: bad object size {tokens[bad][:40]!r} "
-                         f"(data row {bad + 1}, near line {first_line + bad})") from None
+        raise TraceError(
+            f"{path}: bad object size {tokens[bad][:40]!r} "
+            f"(data row {bad + 1}, near line {first_line + bad})"
+        ) from None
 
 
 def _is_number(token: bytes) -> bool:
@@ -368,8 +398,10 @@ def _parse_oracle(path: Path, limit: int | None) -> Parsed:
     size = ORACLE_DTYPE.itemsize
     data = _read(path, max_bytes=None if limit is None else limit * size)
     if len(data) % size:
-        raise TraceError(f"{path}: truncated oracleGeneral trace: {len(data)} bytes is not a "
-                         f"multiple of the {size}-byte record")
+        raise TraceError(
+            f"{path}: truncated oracleGeneral trace: {len(data)} bytes is not a "
+            f"multiple of the {size}-byte record"
+        )
     records = np.frombuffer(data, dtype=ORACLE_DTYPE)
     return records["id"].copy(), records["size"].astype(np.int64)
 
@@ -377,8 +409,10 @@ def _parse_oracle(path: Path, limit: int | None) -> Parsed:
 def _parse_cache2k(path: Path, limit: int | None) -> Parsed:
     data = _read(path, max_bytes=None if limit is None else limit * 4)
     if len(data) % 4:
-        raise TraceError(f"{path}: truncated cache2k trace: {len(data)} bytes is not a "
-                         "multiple of 4 (big-endian int32 keys)")
+        raise TraceError(
+            f"{path}: truncated cache2k trace: {len(data)} bytes is not a "
+            "multiple of 4 (big-endian int32 keys)"
+        )
     # signed keys: -1 stays distinct from 2**32-1 by going through int64 first
     return np.frombuffer(data, dtype=">i4").astype(np.int64).view(np.uint64), None
 
@@ -413,8 +447,9 @@ def _parse_txt(path: Path, limit: int | None) -> Parsed:
         return np.zeros(0, dtype=np.uint64), None
     ncols = len(first[1])
     if ncols > 2:
-        raise TraceError(f"{path}:{first[0]}: expected 'key' or 'key size' per line, "
-                         f"got {ncols} fields")
+        raise TraceError(
+            f"{path}:{first[0]}: expected 'key' or 'key size' per line, got {ncols} fields"
+        )
     values = _fast_ints(data)
     if values is not None and len(values) % ncols == 0:
         try:  # all-integer file: the fast path (re-checks the per-line field count)
@@ -426,8 +461,10 @@ def _parse_txt(path: Path, limit: int | None) -> Parsed:
     rows = list(_text_lines(data))
     for lineno, fields in rows:
         if len(fields) != ncols:
-            raise TraceError(f"{path}:{lineno}: expected {ncols} field(s) like line {first[0]}, "
-                             f"got {len(fields)}")
+            raise TraceError(
+                f"{path}:{lineno}: expected {ncols} field(s) like line {first[0]}, "
+                f"got {len(fields)}"
+            )
     keys = _keys_from_tokens([f[0] for _, f in rows])
     sizes = _sizes_from_tokens([f[1] for _, f in rows], path, first[0]) if ncols == 2 else None
     return keys, sizes
@@ -438,8 +475,10 @@ def _parse_tencent(path: Path, limit: int | None) -> Parsed:
     keys, sizes = [], []
     for lineno, fields in _text_lines(data):
         if len(fields) < 5:
-            raise TraceError(f"{path}:{lineno}: expected 'time photo_id format size_category "
-                             f"return_size ...' (Tencent photo trace), got {len(fields)} fields")
+            raise TraceError(
+                f"{path}:{lineno}: expected 'time photo_id format size_category "
+                f"return_size ...' (Tencent photo trace), got {len(fields)} fields"
+            )
         keys.append(b" ".join(fields[1:4]))  # photo, format and size class name one object
         sizes.append(fields[4])
     return hash_strings(keys), _sizes_from_tokens(sizes, path, 1)
@@ -450,16 +489,23 @@ def _csv_rows(path: Path, data: bytes) -> list[tuple[int, list[str]]]:
     text = data.decode("utf-8", errors="replace")
     lines = text.splitlines()
     header = lines[0] if lines else ""
-    delimiter = "," if "," in header or not ("\t" in header or ";" in header) else (
-        "\t" if "\t" in header else ";")
+    delimiter = (
+        ","
+        if "," in header or not ("\t" in header or ";" in header)
+        else ("\t" if "\t" in header else ";")
+    )
     if '"' not in text:  # no quoting: str.split is several times faster than the csv module
         return [(n, line.split(delimiter)) for n, line in enumerate(lines, 1) if line.strip()]
-    return [(n, row) for n, row in enumerate(csv.reader(lines, delimiter=delimiter), 1)
-            if row and (len(row) > 1 or row[0].strip())]
+    return [
+        (n, row)
+        for n, row in enumerate(csv.reader(lines, delimiter=delimiter), 1)
+        if row and (len(row) > 1 or row[0].strip())
+    ]
 
 
-def _column_index(path: Path, header: list[str], wanted: str | int | None,
-                  candidates: tuple[str, ...], what: str) -> int | None:
+def _column_index(
+    path: Path, header: list[str], wanted: str | int | None, candidates: tuple[str, ...], what: str
+) -> int | None:
     names = [h.strip().lower() for h in header]
     listing = ", ".join(h.strip() for h in header)
     if isinstance(wanted, int):
@@ -474,8 +520,10 @@ def _column_index(path: Path, header: list[str], wanted: str | int | None,
         if candidate in names:
             return names.index(candidate)
     if what == "key":
-        raise TraceError(f"{path}: cannot tell which column is the key (columns: {listing}); "
-                         "name it with key_column")
+        raise TraceError(
+            f"{path}: cannot tell which column is the key (columns: {listing}); "
+            "name it with key_column"
+        )
     return None
 
 
@@ -487,8 +535,12 @@ def _columns(path: Path, rows: list[tuple[int, list[str]]], index: int) -> list[
         raise TraceError(f"{path}:{lineno}: {len(row)} fields, no column {index}") from None
 
 
-def _parse_csv(path: Path, limit: int | None, key_column: str | int | None = None,
-               size_column: str | int | None = None) -> Parsed:
+def _parse_csv(
+    path: Path,
+    limit: int | None,
+    key_column: str | int | None = None,
+    size_column: str | int | None = None,
+) -> Parsed:
     data = _read(path, max_lines=None if limit is None else limit + 1)
     rows = _csv_rows(path, data)
     if not rows:
@@ -523,13 +575,16 @@ def _parse_msr(path: Path, limit: int | None) -> Parsed:
         rows = rows[1:]
     for lineno, row in rows:
         if len(row) < 6:
-            raise TraceError(f"{path}:{lineno}: expected 'Timestamp,Hostname,DiskNumber,Type,"
-                             f"Offset,Size,ResponseTime' (MSR trace), got {len(row)} fields")
+            raise TraceError(
+                f"{path}:{lineno}: expected 'Timestamp,Hostname,DiskNumber,Type,"
+                f"Offset,Size,ResponseTime' (MSR trace), got {len(row)} fields"
+            )
     offsets = [row[4].strip().encode() for _, row in rows]
     keys = _int_column(offsets)
     if keys is None:
-        lineno = next(n for (n, _), o in zip(rows, offsets, strict=True)
-                      if not _INT_TOKEN.fullmatch(o))
+        lineno = next(
+            n for (n, _), o in zip(rows, offsets, strict=True) if not _INT_TOKEN.fullmatch(o)
+        )
         raise TraceError(f"{path}:{lineno}: Offset is not an integer")
     first = rows[0][0] if rows else 1
     sizes = _sizes_from_tokens([row[5].strip().encode() for _, row in rows], path, first)
@@ -547,5 +602,14 @@ _PARSERS: dict[str, Callable[[Path, int | None], Parsed]] = {
     "msr": _parse_msr,
 }
 
-__all__ = ["FORMATS", "TraceError", "detect_format", "hash_strings", "read_trace",
-           "shared_traces", "trace_name", "write_oracle", "write_txt"]
+__all__ = [
+    "FORMATS",
+    "TraceError",
+    "detect_format",
+    "hash_strings",
+    "read_trace",
+    "shared_traces",
+    "trace_name",
+    "write_oracle",
+    "write_txt",
+]

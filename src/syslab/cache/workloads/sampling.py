@@ -43,8 +43,12 @@ def threshold(rate: float) -> int:
 
 def sample_keys(trace: Trace, rate: float, *, seed: int = 0) -> Trace:
     """The requests of a `rate` fraction of the keys (chosen by hash); meta['sample_rate']=rate."""
-    if isinstance(rate, bool) or not isinstance(rate, int | float) or math.isnan(rate) \
-            or not 0 < rate <= 1:
+    if (
+        isinstance(rate, bool)
+        or not isinstance(rate, int | float)
+        or math.isnan(rate)
+        or not 0 < rate <= 1
+    ):
         raise UserError(f"sample rate must be in (0, 1], got {rate!r}")
     meta = dict(trace.meta) | {"sample_rate": float(rate), "sample_seed": seed}
     if rate == 1:
