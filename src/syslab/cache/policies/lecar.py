@@ -23,7 +23,6 @@ from collections.abc import Hashable
 
 from syslab.cache.policies.base import Policy
 
-
 _MASK = (1 << 64) - 1
 
 
