@@ -1,0 +1,23 @@
+"""`syslab tour` (what `make demo` runs) end to end: tables printed, report and plots written."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+
+def test_tour_writes_report(tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    result = subprocess.run(
+        [sys.executable, "-m", "syslab", "tour", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "mean miss ratio relative to LRU" in result.stdout
+    page = (out / "index.html").read_text()
+    assert "cache: eviction policies" in page and "<table>" in page
+    pngs = list((out / "figures").glob("*.png"))
+    assert len(pngs) == 2 and all(p.stat().st_size > 10_000 for p in pngs)
