@@ -1,0 +1,149 @@
+"""Regenerate the measured parts of docs/cache.md from the benchmark's results.
+
+    .venv/bin/python benchmarks/cache/write_doc.py
+
+Replaces each block between `<!-- results:NAME -->` and `<!-- /results:NAME -->` in
+docs/cache.md with a table built from benchmarks/results/cache.json and cache_sweep.jsonl.
+The prose around the blocks is written by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "benchmarks" / "results"
+DOC = ROOT / "docs" / "cache.md"
+
+
+def markdown(columns: list[str], rows: list[list[object]]) -> str:
+    def cell(v: object) -> str:
+        if isinstance(v, float):
+            return f"{v:.4f}" if abs(v) < 10 else f"{v:,.0f}"
+        return str(v)
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def speed(res: dict, _sweep: list[dict]) -> str:
+    s = res["speed"]
+    rows = [
+        [
+            k["policy"],
+            f"{k['ours_req_per_s'] / 1e6:.1f} M",
+            f"{k['libcachesim_req_per_s'] / 1e6:.1f} M" if k["libcachesim_req_per_s"] else "-",
+            f"{k['speedup']:.1f}x" if k["speedup"] else "-",
+            k["ours_mr"],
+            k["libcachesim_mr"] if k["libcachesim_mr"] is not None else "-",
+        ]
+        for k in s["kernels"]
+    ]
+    t = s["trace"]
+    head = (
+        f"{t['requests']:,} requests, Zipf alpha {t['alpha']}, {t['objects']:,} objects, "
+        f"cache {s['capacity']:,} objects, one core, best of 3 (libCacheSim: one run).\n\n"
+    )
+    ref = "\n\nPython reference LRU (`Policy.request` per request): " + (
+        f"{s['reference_lru_req_per_s'] / 1e6:.2f} M req/s."
+    )
+    cols = ["policy", "ours req/s", "libCacheSim req/s", "ratio", "ours MR", "libCacheSim MR"]
+    return head + markdown(cols, rows) + ref
+
+
+def parity(res: dict, _sweep: list[dict]) -> str:
+    p = res["parity"]
+    rows = [
+        [name, s["cells"], s["ok"], f"{s['max_abs_diff_pp']:.3f}"]
+        for name, s in p["by_policy"].items()
+    ]
+    cols = ["policy", "trace x size cells", "within target", "max |ours - libCacheSim| (pp)"]
+    out = markdown(cols, rows)
+    misses = [c for c in p["cells"] if c["ok"] is False]
+    if misses:
+        out += "\n\nCells outside the target:\n\n" + markdown(
+            ["trace", "size", "policy", "ours MR", "libCacheSim MR", "diff (pp)"],
+            [
+                [
+                    c["trace"],
+                    c["size"],
+                    c["policy"],
+                    c["ours_mr"],
+                    c["libcachesim_mr"],
+                    f"{c['diff_pp']:+.3f}",
+                ]
+                for c in misses
+            ],
+        )
+    return out
+
+
+def quality(res: dict, _sweep: list[dict]) -> str:
+    q = res["quality"]
+    rows = [
+        [r["policy"], r["all_traces"], r["target_family"], r["worst_vs_lru"]] for r in q["policies"]
+    ]
+    cols = ["policy", "all traces", "target family", "worst trace"]
+    w = q["ours_worst_vs_lru"]
+    sw = res["sweep"]
+    return (
+        markdown(cols, rows)
+        + f"\n\nOurs vs the best baseline on the target family ({q['best_baseline_on_family']}): "
+        f"{100 * q['ours_vs_best_on_family']:+.2f} %. Worst case vs LRU: {w['ratio']:.3f} "
+        f"({w['trace']} at {w['size']}).\n\nFull sweep ({sw['traces']} traces x "
+        f"{len(sw['policies'])} policies x {len(sw['sizes'])} sizes) on {sw['workers']} "
+        f"workers: {sw['seconds']:.0f} s."
+    )
+
+
+def per_trace(_res: dict, sweep: list[dict]) -> str:
+    policies = ["lru", "s3fifo", "sieve", "arc", "lirs", "wtinylfu", "as3fifo", "belady"]
+    base = {(r["trace"], r["size"]): r["miss_ratio"] for r in sweep if r["policy"] == "lru"}
+    cells = {(r["trace"], r["size"], r["policy"]): r["miss_ratio"] for r in sweep}
+    keys = sorted({(r["trace"], r["size"]) for r in sweep}, key=lambda k: (k[0], float(k[1])))
+    rows = [
+        [t, z, f"{base[(t, z)]:.4f}"]
+        + [f"{cells[(t, z, p)] / base[(t, z)]:.3f}" if base[(t, z)] else "-" for p in policies[1:]]
+        for t, z in keys
+    ]
+    return markdown(["trace", "size", "LRU MR", *policies[1:]], rows)
+
+
+def byte_mr(res: dict, _sweep: list[dict]) -> str:
+    rows = [
+        [r["trace"], r["size"], r["policy"], r["miss_ratio"], r["byte_miss_ratio"]]
+        for r in res["quality"]["byte_miss_ratio"]
+    ]
+    return markdown(["trace", "size", "policy", "miss ratio", "byte miss ratio"], rows)
+
+
+BLOCKS: dict[str, Callable[[dict, list[dict]], str]] = {
+    "speed": speed,
+    "parity": parity,
+    "quality": quality,
+    "per-trace": per_trace,
+    "byte": byte_mr,
+}
+
+
+def main() -> None:
+    res = json.loads((RESULTS / "cache.json").read_text())
+    sweep = [json.loads(line) for line in (RESULTS / "cache_sweep.jsonl").read_text().splitlines()]
+    doc = DOC.read_text()
+    for name, render in BLOCKS.items():
+        pattern = re.compile(rf"(<!-- results:{name} -->\n).*?(<!-- /results:{name} -->)", re.S)
+        doc, n = pattern.subn(
+            lambda m, r=render: m.group(1) + r(res, sweep) + "\n" + m.group(2), doc
+        )
+        if n == 0:
+            print(f"docs/cache.md has no block {name!r}")
+    DOC.write_text(doc)
+    print(f"updated {DOC}")
+
+
+if __name__ == "__main__":
+    main()
