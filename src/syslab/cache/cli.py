@@ -112,11 +112,28 @@ def analyze(
     from syslab.cache.analysis import analyze as analyze_trace
 
     stats = analyze_trace(load(trace, fmt)).to_record()
+    hist = ("reuse_distance_log2_", "reuse_time_log2_")
     rows = [
-        {"statistic": k, "value": v} for k, v in stats.items() if not isinstance(v, list | dict)
+        {"statistic": k, "value": v}
+        for k, v in stats.items()
+        if v is not None and not k.startswith(hist) and not isinstance(v, list | dict)
+    ]
+    console.print(Table(str(stats.get("name", trace.name)), ["statistic", "value"], rows).to_rich())
+    bins = sorted({int(k.rsplit("_", 1)[1]) for k in stats if k.startswith(hist)})
+    hist_rows = [
+        {
+            "bin": f"[{2**b}, {2 ** (b + 1)})",
+            "reuse distance": stats.get(f"reuse_distance_log2_{b}", 0),
+            "reuse time": stats.get(f"reuse_time_log2_{b}", 0),
+        }
+        for b in bins
     ]
     console.print(
-        Table(f"{stats.get('trace', trace.name)}", ["statistic", "value"], rows).to_rich()
+        Table(
+            "re-references by log2 bin (distance: distinct objects between; time: requests)",
+            ["bin", "reuse distance", "reuse time"],
+            hist_rows,
+        ).to_rich()
     )
     if json_out:
         write_jsonl(json_out, [stats])
@@ -154,7 +171,9 @@ def mrc(
         curve = mrcs.shards_mrc(data, caps, rate=shards)
     else:
         curve = mrcs.lru_mrc(data, caps)
-    ratios = getattr(curve, "miss_ratios", curve)
+    ratios = np.asarray(getattr(curve, "miss_ratios", curve), dtype=float)
+    if shards is not None:  # sampled distances are multiples of 1/rate: smaller caches unknown
+        ratios[caps < 1 / shards] = np.nan
     rows = [{"capacity": int(c), "miss_ratio": float(m)} for c, m in zip(caps, ratios, strict=True)]
     console.print(
         Table(
