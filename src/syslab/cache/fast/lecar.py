@@ -3,9 +3,8 @@
 Same rules, step for step, as `policies/lecar.py`: the same splitmix64 draws (uint64 state
 seeded with `seed`), the same float64 weight updates in the same order (`discount ** age`
 through the C library's pow, as CPython does), LFU ties to the key that reached the lowest
-frequency first. `links[x]` holds x's (prev, next) in the LRU list, in its frequency bucket
-and in the history side by side; buckets are indexed by frequency (at most the busiest
-key's request count).
+frequency first. Each key's state is one 64-byte row of `node`; the buckets' ends are
+indexed by frequency (at most the busiest key's request count).
 """
 
 from __future__ import annotations
@@ -17,32 +16,36 @@ import numpy as np
 
 from syslab.cache.trace import Trace
 
-LRU, BUCKET, HIST = 0, 2, 4  # column of each list's prev link in `links` (next is one right)
+# columns of a key's row in `node`: (prev, next) in the LRU list while resident or in the
+# history once evicted (never both), (prev, next) in its frequency bucket, frequency, size,
+# eviction time, and where the key is
+LIST, BUCKET, FREQ, SIZE, TIME, WHERE = 0, 2, 4, 5, 6, 7
+NOWHERE, RESIDENT, BY_LRU, BY_LFU = 0, 1, 2, 3  # values of WHERE (BY_*: in the history)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _append(links, heads, tails, k, b, x):
+def _append(node, heads, tails, k, b, x):
     """Put x at the tail of list b, whose links are columns k, k + 1."""
     t = tails[b]
-    links[x, k] = t
-    links[x, k + 1] = -1
+    node[x, k] = t
+    node[x, k + 1] = -1
     if t >= 0:
-        links[t, k + 1] = x
+        node[t, k + 1] = x
     else:
         heads[b] = x
     tails[b] = x
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _unlink(links, heads, tails, k, b, x):
-    a = links[x, k]
-    c = links[x, k + 1]
+def _unlink(node, heads, tails, k, b, x):
+    a = node[x, k]
+    c = node[x, k + 1]
     if a >= 0:
-        links[a, k + 1] = c
+        node[a, k + 1] = c
     else:
         heads[b] = c
     if c >= 0:
-        links[c, k] = a
+        node[c, k] = a
     else:
         tails[b] = a
 
@@ -60,19 +63,14 @@ def _lecar(
 ) -> np.ndarray:
     n = len(ids)
     hit = np.zeros(n, dtype=np.bool_)
-    resident = np.zeros(n_unique, dtype=np.bool_)
-    stored = np.zeros(n_unique, dtype=np.int64)
-    freq = np.zeros(n_unique, dtype=np.int64)
-    links = np.full((n_unique, 6), -1, dtype=np.int32)
-    in_hist = np.zeros(n_unique, dtype=np.bool_)
-    hist_by_lru = np.zeros(n_unique, dtype=np.bool_)
-    hist_time = np.zeros(n_unique, dtype=np.int64)
-    hist_size = np.zeros(n_unique, dtype=np.int64)
+    # one 64-byte row per key, so a request touches one cache line of its own
+    node = np.zeros((n_unique, 8), dtype=np.int64)
+    node[:, :4] = -1
     # list heads/tails: slot 0 the LRU list, 1 the history; buckets by frequency
-    heads = np.full(2, -1, dtype=np.int32)
-    tails = np.full(2, -1, dtype=np.int32)
-    bheads = np.full(max_freq + 2, -1, dtype=np.int32)
-    btails = np.full(max_freq + 2, -1, dtype=np.int32)
+    heads = np.full(2, -1, dtype=np.int64)
+    tails = np.full(2, -1, dtype=np.int64)
+    bheads = np.full(max_freq + 2, -1, dtype=np.int64)
+    btails = np.full(max_freq + 2, -1, dtype=np.int64)
     min_freq = 1
     used = 0
     hist_used = 0
@@ -90,26 +88,27 @@ def _lecar(
     for i in range(n):
         now = i + 1
         x = ids[i]
-        if resident[x]:
+        where = node[x, WHERE]
+        if where == RESIDENT:
             hit[i] = True
             if tails[0] != x:
-                _unlink(links, heads, tails, LRU, 0, x)
-                _append(links, heads, tails, LRU, 0, x)
-            f = freq[x]
-            _unlink(links, bheads, btails, BUCKET, f, x)
+                _unlink(node, heads, tails, LIST, 0, x)
+                _append(node, heads, tails, LIST, 0, x)
+            f = node[x, FREQ]
+            _unlink(node, bheads, btails, BUCKET, f, x)
             if bheads[f] < 0 and min_freq == f:
                 min_freq = f + 1
-            freq[x] = f + 1
-            _append(links, bheads, btails, BUCKET, f + 1, x)
+            node[x, FREQ] = f + 1
+            _append(node, bheads, btails, BUCKET, f + 1, x)
             continue
 
-        if in_hist[x]:
-            in_hist[x] = False
-            _unlink(links, heads, tails, HIST, 1, x)
-            hist_used -= hist_size[x]
-            age = now - hist_time[x]
+        if where != NOWHERE:  # in the history: regret
+            node[x, WHERE] = NOWHERE
+            _unlink(node, heads, tails, LIST, 1, x)
+            hist_used -= node[x, SIZE]
+            age = now - node[x, TIME]
             penalty = math.exp(-learning_rate * discount ** float(age))
-            if hist_by_lru[x]:
+            if where == BY_LRU:
                 w_lru *= penalty
             else:
                 w_lfu *= penalty
@@ -132,27 +131,24 @@ def _lecar(
                 while bheads[min_freq] < 0:  # only after evictions emptied it
                     min_freq += 1
                 v = bheads[min_freq]
-            _unlink(links, heads, tails, LRU, 0, v)
-            _unlink(links, bheads, btails, BUCKET, freq[v], v)
-            resident[v] = False
-            vsize = stored[v]
+            _unlink(node, heads, tails, LIST, 0, v)
+            _unlink(node, bheads, btails, BUCKET, node[v, FREQ], v)
+            vsize = node[v, SIZE]
             used -= vsize
-            in_hist[v] = True
-            hist_by_lru[v] = by_lru
-            hist_time[v] = now
-            hist_size[v] = vsize
-            _append(links, heads, tails, HIST, 1, v)
+            node[v, WHERE] = BY_LRU if by_lru else BY_LFU
+            node[v, TIME] = now
+            _append(node, heads, tails, LIST, 1, v)
             hist_used += vsize
             while hist_used > capacity:
                 g = heads[1]
-                _unlink(links, heads, tails, HIST, 1, g)
-                in_hist[g] = False
-                hist_used -= hist_size[g]
-        resident[x] = True
-        stored[x] = s
-        freq[x] = 1
-        _append(links, heads, tails, LRU, 0, x)
-        _append(links, bheads, btails, BUCKET, 1, x)
+                _unlink(node, heads, tails, LIST, 1, g)
+                node[g, WHERE] = NOWHERE
+                hist_used -= node[g, SIZE]
+        node[x, WHERE] = RESIDENT
+        node[x, SIZE] = s
+        node[x, FREQ] = 1
+        _append(node, heads, tails, LIST, 0, x)
+        _append(node, bheads, btails, BUCKET, 1, x)
         min_freq = 1
         used += s
     return hit
