@@ -124,3 +124,23 @@ def test_help_and_data() -> None:
     assert syslab("--help").returncode == 0
     result = syslab("data")
     assert result.returncode == 0 and "data root" in result.stdout
+
+
+def test_analyze_and_mrc(txt_trace: Path, tmp_path: Path) -> None:
+    result = syslab("cache", "analyze", "-t", str(txt_trace))
+    assert result.returncode == 0, result.stderr
+    assert "one_hit_objects" in result.stdout and "reuse distance" in result.stdout
+    plot = tmp_path / "mrc.png"
+    result = syslab("cache", "mrc", "-t", str(txt_trace), "-s", "10,100", "--plot", str(plot))
+    assert result.returncode == 0, result.stderr
+    assert plot.stat().st_size > 0
+    # the exact MRC is LRU's miss ratio at each size
+    records = tmp_path / "lru.jsonl"
+    syslab("cache", "sim", "-t", str(txt_trace), "-p", "lru", "-s", "100", "--json", str(records))
+    lru = json.loads(records.read_text())["miss_ratio"]
+    mrc_line = next(line for line in result.stdout.splitlines() if " 100 " in line)
+    assert mrc_line.split()[-2] == f"{lru:.4f}"
+
+
+def test_mrc_bad_shards_rate(txt_trace: Path) -> None:
+    assert_one_line_error(syslab("cache", "mrc", "-t", str(txt_trace), "--shards", "2"), "shards")
