@@ -26,6 +26,7 @@ _KERNELS: dict[str, str] = {
     "s3fifo": "s3fifo",
     "belady": "belady",
     "as3fifo": "as3fifo",
+    "wtinylfu": "wtinylfu",
     "arc": "arc",
     "2q": "twoq",
     "slru": "slru",
