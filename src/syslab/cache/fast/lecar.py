@@ -3,7 +3,8 @@
 Same rules, step for step, as `policies/lecar.py`: the same splitmix64 draws (uint64 state
 seeded with `seed`), the same float64 weight updates in the same order (`discount ** age`
 through the C library's pow, as CPython does), LFU ties to the key that reached the lowest
-frequency first. Each key's state is one 64-byte row of `node`; the buckets' ends are
+frequency first. Where each key is takes one byte (`where`), the rest of its state one
+row of `node`; the buckets' ends are
 indexed by frequency (at most the busiest key's request count).
 """
 
@@ -18,9 +19,9 @@ from syslab.cache.trace import Trace
 
 # columns of a key's row in `node`: (prev, next) in the LRU list while resident or in the
 # history once evicted (never both), (prev, next) in its frequency bucket, frequency, size,
-# eviction time, and where the key is
-LIST, BUCKET, FREQ, SIZE, TIME, WHERE = 0, 2, 4, 5, 6, 7
-NOWHERE, RESIDENT, BY_LRU, BY_LFU = 0, 1, 2, 3  # values of WHERE (BY_*: in the history)
+# eviction time
+LIST, BUCKET, FREQ, SIZE, TIME = 0, 2, 4, 5, 6
+NOWHERE, RESIDENT, BY_LRU, BY_LFU = 0, 1, 2, 3  # values of `where` (BY_*: in the history)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -63,8 +64,10 @@ def _lecar(
 ) -> np.ndarray:
     n = len(ids)
     hit = np.zeros(n, dtype=np.bool_)
-    # one 64-byte row per key, so a request touches one cache line of its own
-    node = np.zeros((n_unique, 8), dtype=np.int64)
+    # where each key is, one byte per key: the first look of every request stays in cache
+    where = np.zeros(n_unique, dtype=np.int8)
+    # the rest of a key's state in one row, so a request touches one cache line of its own
+    node = np.zeros((n_unique, 7), dtype=np.int64)
     node[:, :4] = -1
     # list heads/tails: slot 0 the LRU list, 1 the history; buckets by frequency
     heads = np.full(2, -1, dtype=np.int64)
@@ -88,8 +91,8 @@ def _lecar(
     for i in range(n):
         now = i + 1
         x = ids[i]
-        where = node[x, WHERE]
-        if where == RESIDENT:
+        w = where[x]
+        if w == RESIDENT:
             hit[i] = True
             if tails[0] != x:
                 _unlink(node, heads, tails, LIST, 0, x)
@@ -102,13 +105,13 @@ def _lecar(
             _append(node, bheads, btails, BUCKET, f + 1, x)
             continue
 
-        if where != NOWHERE:  # in the history: regret
-            node[x, WHERE] = NOWHERE
+        if w != NOWHERE:  # in the history: regret
+            where[x] = NOWHERE
             _unlink(node, heads, tails, LIST, 1, x)
             hist_used -= node[x, SIZE]
             age = now - node[x, TIME]
             penalty = math.exp(-learning_rate * discount ** float(age))
-            if where == BY_LRU:
+            if w == BY_LRU:
                 w_lru *= penalty
             else:
                 w_lfu *= penalty
@@ -135,16 +138,16 @@ def _lecar(
             _unlink(node, bheads, btails, BUCKET, node[v, FREQ], v)
             vsize = node[v, SIZE]
             used -= vsize
-            node[v, WHERE] = BY_LRU if by_lru else BY_LFU
+            where[v] = BY_LRU if by_lru else BY_LFU
             node[v, TIME] = now
             _append(node, heads, tails, LIST, 1, v)
             hist_used += vsize
             while hist_used > capacity:
                 g = heads[1]
                 _unlink(node, heads, tails, LIST, 1, g)
-                node[g, WHERE] = NOWHERE
+                where[g] = NOWHERE
                 hist_used -= node[g, SIZE]
-        node[x, WHERE] = RESIDENT
+        where[x] = RESIDENT
         node[x, SIZE] = s
         node[x, FREQ] = 1
         _append(node, heads, tails, LIST, 0, x)
