@@ -16,69 +16,6 @@ from syslab.cache.trace import Trace
 T1, T2, B1, B2 = 0, 1, 2, 3
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
-def _append(lst, x, first, last, nxt, prv):
-    t = last[lst]
-    prv[x] = t
-    nxt[x] = -1
-    if t >= 0:
-        nxt[t] = x
-    else:
-        first[lst] = x
-    last[lst] = x
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _unlink(lst, x, first, last, nxt, prv):
-    a = prv[x]
-    b = nxt[x]
-    if a >= 0:
-        nxt[a] = b
-    else:
-        first[lst] = b
-    if b >= 0:
-        prv[b] = a
-    else:
-        last[lst] = a
-
-
-@numba.njit(cache=True, nogil=True)
-def _pop_ghost(lst, first, last, nxt, prv, where, stored, lu):
-    g = first[lst]
-    _unlink(lst, g, first, last, nxt, prv)
-    where[g] = -1
-    lu[lst] -= stored[g]
-
-
-@numba.njit(cache=True, nogil=True)
-def _replace(in_b2, p, first, last, nxt, prv, where, stored, lu):
-    """The paper's REPLACE; returns the size it freed."""
-    t1u = lu[T1]
-    if first[T1] >= 0 and (t1u > p or (t1u == p and in_b2) or first[T2] < 0):
-        src, dst = T1, B1
-    else:
-        src, dst = T2, B2
-    v = first[src]
-    _unlink(src, v, first, last, nxt, prv)
-    vs = stored[v]
-    lu[src] -= vs
-    _append(dst, v, first, last, nxt, prv)
-    lu[dst] += vs
-    where[v] = dst
-    return vs
-
-
-@numba.njit(cache=True, nogil=True)
-def _trim_ghosts(cap2, first, last, nxt, prv, where, stored, lu):
-    while lu[T1] + lu[T2] + lu[B1] + lu[B2] > cap2:
-        if first[B2] >= 0:
-            _pop_ghost(B2, first, last, nxt, prv, where, stored, lu)
-        elif first[B1] >= 0:
-            _pop_ghost(B1, first, last, nxt, prv, where, stored, lu)
-        else:
-            break
-
-
 @numba.njit(cache=True, nogil=True)
 def _arc(ids: np.ndarray, sizes: np.ndarray, capacity: int, n_unique: int) -> np.ndarray:
     n = len(ids)
@@ -87,11 +24,11 @@ def _arc(ids: np.ndarray, sizes: np.ndarray, capacity: int, n_unique: int) -> np
     stored = np.zeros(n_unique, dtype=np.int64)  # size on admission (kept while a ghost)
     nxt = np.full(n_unique, -1, dtype=np.int32)  # towards the newest
     prv = np.full(n_unique, -1, dtype=np.int32)  # towards the oldest
-    first = np.full(4, -1, dtype=np.int32)
-    last = np.full(4, -1, dtype=np.int32)
-    lu = np.zeros(4, dtype=np.int64)  # units on each list
-    cap = np.int64(capacity)
-    cap2 = 2 * cap
+    # (oldest, newest, units) of each list
+    f1 = l1 = f2 = l2 = fb1 = lb1 = fb2 = lb2 = -1
+    u1 = u2 = ub1 = ub2 = 0
+    cap = capacity
+    cap2 = 2 * capacity
     fcap = float(capacity)
     used = 0
     p = 0.0
@@ -100,69 +37,188 @@ def _arc(ids: np.ndarray, sizes: np.ndarray, capacity: int, n_unique: int) -> np
         w = where[x]
         if w == T2:
             hit[i] = True
-            if last[T2] != x:
-                _unlink(T2, x, first, last, nxt, prv)
-                _append(T2, x, first, last, nxt, prv)
+            if l2 != x:  # x has a newer neighbour: move it to the newest end
+                a = prv[x]
+                b = nxt[x]
+                if a >= 0:
+                    nxt[a] = b
+                else:
+                    f2 = b
+                prv[b] = a
+                prv[x] = l2
+                nxt[x] = -1
+                nxt[l2] = x
+                l2 = x
             continue
         if w == T1:  # second access: promote to the frequency side
             hit[i] = True
             s = stored[x]
-            _unlink(T1, x, first, last, nxt, prv)
-            lu[T1] -= s
-            _append(T2, x, first, last, nxt, prv)
-            lu[T2] += s
+            a = prv[x]
+            b = nxt[x]
+            if a >= 0:
+                nxt[a] = b
+            else:
+                f1 = b
+            if b >= 0:
+                prv[b] = a
+            else:
+                l1 = a
+            u1 -= s
+            prv[x] = l2
+            nxt[x] = -1
+            if l2 >= 0:
+                nxt[l2] = x
+            else:
+                f2 = x
+            l2 = x
+            u2 += s
             where[x] = T2
             continue
         size = sizes[i]
-        if w >= 0:  # ghost hit (B1 or B2)
-            in_b2 = w == B2
+        ghost_hit = w >= 0
+        in_b2 = w == B2
+        if ghost_hit:
+            a = prv[x]
+            b = nxt[x]
             if in_b2:
-                step = lu[B1] / lu[B2]
+                step = ub1 / ub2
                 if step < 1.0:
                     step = 1.0
                 q = p - step * size
                 p = 0.0 if q < 0.0 else q
+                if a >= 0:
+                    nxt[a] = b
+                else:
+                    fb2 = b
+                if b >= 0:
+                    prv[b] = a
+                else:
+                    lb2 = a
+                ub2 -= stored[x]
             else:
-                step = lu[B2] / lu[B1]
+                step = ub2 / ub1
                 if step < 1.0:
                     step = 1.0
                 q = p + step * size
                 p = fcap if fcap < q else q
-            _unlink(w, x, first, last, nxt, prv)
-            lu[w] -= stored[x]
+                if a >= 0:
+                    nxt[a] = b
+                else:
+                    fb1 = b
+                if b >= 0:
+                    prv[b] = a
+                else:
+                    lb1 = a
+                ub1 -= stored[x]
             where[x] = -1
-            if size > cap:
-                continue
-            while used + size > cap:
-                used -= _replace(in_b2, p, first, last, nxt, prv, where, stored, lu)
-            _trim_ghosts(cap2, first, last, nxt, prv, where, stored, lu)
-            _append(T2, x, first, last, nxt, prv)
-            lu[T2] += size
-            where[x] = T2
-        else:
-            if size > cap:
-                continue
-            while used + size > cap:
-                if lu[T1] + lu[B1] + size > cap:  # case A: L1 = T1 + B1 is full
-                    if first[B1] >= 0:
-                        _pop_ghost(B1, first, last, nxt, prv, where, stored, lu)
-                        used -= _replace(False, p, first, last, nxt, prv, where, stored, lu)
+        if size > cap:
+            continue
+        while used + size > cap:
+            replace = True
+            if not ghost_hit:  # the paper's case IV for a brand-new key
+                if u1 + ub1 + size > cap:  # case A: L1 = T1 + B1 is full
+                    if fb1 >= 0:  # forget B1's oldest, then REPLACE
+                        g = fb1
+                        fb1 = nxt[g]
+                        if fb1 >= 0:
+                            prv[fb1] = -1
+                        else:
+                            lb1 = -1
+                        ub1 -= stored[g]
+                        where[g] = -1
                     else:  # T1 alone fills L1: evict its LRU without remembering it
-                        v = first[T1]
-                        _unlink(T1, v, first, last, nxt, prv)
-                        vs = stored[v]
-                        lu[T1] -= vs
-                        where[v] = -1
-                        used -= vs
-                else:  # case B: trim B2 when the whole directory is at 2c
-                    total = lu[T1] + lu[T2] + lu[B1] + lu[B2]
-                    if total + size > cap2 and first[B2] >= 0:
-                        _pop_ghost(B2, first, last, nxt, prv, where, stored, lu)
-                    used -= _replace(False, p, first, last, nxt, prv, where, stored, lu)
-            _append(T1, x, first, last, nxt, prv)
-            lu[T1] += size
+                        replace = False
+                elif u1 + u2 + ub1 + ub2 + size > cap2 and fb2 >= 0:  # case B, directory full
+                    g = fb2
+                    fb2 = nxt[g]
+                    if fb2 >= 0:
+                        prv[fb2] = -1
+                    else:
+                        lb2 = -1
+                    ub2 -= stored[g]
+                    where[g] = -1
+            if f1 >= 0 and (not replace or u1 > p or (u1 == p and in_b2) or f2 < 0):
+                v = f1  # T1's LRU goes to B1 (or nowhere)
+                f1 = nxt[v]
+                if f1 >= 0:
+                    prv[f1] = -1
+                else:
+                    l1 = -1
+                vs = stored[v]
+                u1 -= vs
+                if replace:
+                    prv[v] = lb1
+                    nxt[v] = -1
+                    if lb1 >= 0:
+                        nxt[lb1] = v
+                    else:
+                        fb1 = v
+                    lb1 = v
+                    ub1 += vs
+                    where[v] = B1
+                else:
+                    where[v] = -1
+            else:
+                v = f2  # T2's LRU goes to B2
+                f2 = nxt[v]
+                if f2 >= 0:
+                    prv[f2] = -1
+                else:
+                    l2 = -1
+                vs = stored[v]
+                u2 -= vs
+                prv[v] = lb2
+                nxt[v] = -1
+                if lb2 >= 0:
+                    nxt[lb2] = v
+                else:
+                    fb2 = v
+                lb2 = v
+                ub2 += vs
+                where[v] = B2
+            used -= vs
+        if ghost_hit:  # seen before: straight to the frequency side
+            prv[x] = l2
+            nxt[x] = -1
+            if l2 >= 0:
+                nxt[l2] = x
+            else:
+                f2 = x
+            l2 = x
+            u2 += size
+            where[x] = T2
+            extra = size  # the reference trims the ghosts before this insertion
+        else:
+            prv[x] = l1
+            nxt[x] = -1
+            if l1 >= 0:
+                nxt[l1] = x
+            else:
+                f1 = x
+            l1 = x
+            u1 += size
             where[x] = T1
-            _trim_ghosts(cap2, first, last, nxt, prv, where, stored, lu)
+            extra = 0
+        while u1 + u2 + ub1 + ub2 - extra > cap2:  # keep the directory within 2c
+            if fb2 >= 0:
+                g = fb2
+                fb2 = nxt[g]
+                if fb2 >= 0:
+                    prv[fb2] = -1
+                else:
+                    lb2 = -1
+                ub2 -= stored[g]
+            elif fb1 >= 0:
+                g = fb1
+                fb1 = nxt[g]
+                if fb1 >= 0:
+                    prv[fb1] = -1
+                else:
+                    lb1 = -1
+                ub1 -= stored[g]
+            else:
+                break
+            where[g] = -1
         stored[x] = size
         used += size
     return hit

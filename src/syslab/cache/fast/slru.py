@@ -12,23 +12,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from syslab.cache.fast.arc import _append, _unlink
 from syslab.cache.policies.slru import SLRU
 from syslab.cache.trace import Trace
-
-
-@numba.njit(cache=True, nogil=True)
-def _evict(nseg, first, last, nxt, prv, where, stored, lu):
-    """Evict the LRU object of the lowest non-empty segment; returns its size."""
-    for k in range(nseg):
-        v = first[k]
-        if v >= 0:
-            _unlink(k, v, first, last, nxt, prv)
-            vs = stored[v]
-            lu[k] -= vs
-            where[v] = -1
-            return vs
-    return 0  # unreachable: callers only evict from a non-empty cache
 
 
 @numba.njit(cache=True, nogil=True)
@@ -50,54 +35,110 @@ def _slru(
     for i in range(n):
         x = ids[i]
         w = np.int64(where[x])
+        size = sizes[i]
         if w >= 0:
             hit[i] = True
-            if w == top:
-                if last[w] != x:
-                    _unlink(w, x, first, last, nxt, prv)
-                    _append(w, x, first, last, nxt, prv)
+            if w == top and last[w] == x:
+                continue
+            # unlink x from segment w
+            a = prv[x]
+            b = nxt[x]
+            if a >= 0:
+                nxt[a] = b
+            else:
+                first[w] = b
+            if b >= 0:
+                prv[b] = a
+            else:
+                last[w] = a
+            # append it to segment j: w + 1, or w itself at the top
+            j = w if w == top else w + 1
+            t = last[j]
+            prv[x] = t
+            nxt[x] = -1
+            if t >= 0:
+                nxt[t] = x
+            else:
+                first[j] = x
+            last[j] = x
+            if j == w:
                 continue
             s = stored[x]
-            _unlink(w, x, first, last, nxt, prv)
             lu[w] -= s
-            j = w + 1
-            _append(j, x, first, last, nxt, prv)
             lu[j] += s
             where[x] = j
-            # while seg j overflows: cool(j); cool(k) moves k's LRU to k - 1 (k = 0 evicts)
-            # and then cools k - 1 until it fits.
+            # while segment j overflows: cool(j); cool(k) moves k's LRU to k - 1 and then
+            # cools k - 1 until it fits; cool(0) evicts (segment 0 is then the lowest)
             k = j
             while k <= j:
-                if lu[k] > seg_cap[k]:
-                    if k == 0:
-                        used -= _evict(nseg, first, last, nxt, prv, where, stored, lu)
-                    else:
-                        v = first[k]
-                        _unlink(k, v, first, last, nxt, prv)
-                        vs = stored[v]
-                        lu[k] -= vs
-                        _append(k - 1, v, first, last, nxt, prv)
-                        lu[k - 1] += vs
-                        where[v] = k - 1
-                        k -= 1
-                else:
+                if lu[k] <= seg_cap[k]:
                     k += 1
+                    continue
+                v = first[k]
+                c = nxt[v]
+                first[k] = c
+                if c >= 0:
+                    prv[c] = -1
+                else:
+                    last[k] = -1
+                vs = stored[v]
+                lu[k] -= vs
+                if k == 0:
+                    where[v] = -1
+                    used -= vs
+                    continue
+                k -= 1
+                t = last[k]
+                prv[v] = t
+                nxt[v] = -1
+                if t >= 0:
+                    nxt[t] = v
+                else:
+                    first[k] = v
+                last[k] = v
+                lu[k] += vs
+                where[v] = k
             continue
-        size = sizes[i]
         if size > capacity:
             continue
-        while used + size > capacity:
-            used -= _evict(nseg, first, last, nxt, prv, where, stored, lu)
         j = -1
-        for k in range(nseg):  # the lowest segment with room
-            if lu[k] + size <= seg_cap[k]:
-                j = k
+        while True:
+            if used + size > capacity:
+                pass  # evict
+            elif j >= 0:
                 break
-        if j < 0:
-            while used + size > capacity:
-                used -= _evict(nseg, first, last, nxt, prv, where, stored, lu)
-            j = 0
-        _append(j, x, first, last, nxt, prv)
+            else:
+                for k in range(nseg):  # the lowest segment with room
+                    if lu[k] + size <= seg_cap[k]:
+                        j = k
+                        break
+                if j >= 0:
+                    break
+                j = 0  # every segment full: segment 0 takes it
+                continue
+            # evict the LRU object of the lowest non-empty segment
+            for k in range(nseg):
+                v = first[k]
+                if v >= 0:
+                    c = nxt[v]
+                    first[k] = c
+                    if c >= 0:
+                        prv[c] = -1
+                    else:
+                        last[k] = -1
+                    vs = stored[v]
+                    lu[k] -= vs
+                    where[v] = -1
+                    used -= vs
+                    break
+        t = last[j]
+        prv[x] = t
+        nxt[x] = -1
+        if t >= 0:
+            nxt[t] = x
+        else:
+            first[j] = x
+        last[j] = x
         lu[j] += size
         where[x] = j
         stored[x] = size

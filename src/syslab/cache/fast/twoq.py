@@ -11,21 +11,10 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from syslab.cache.fast.arc import _append, _unlink
 from syslab.cache.policies.twoq import TwoQ
 from syslab.cache.trace import Trace
 
 A1IN, A1OUT, AM = 0, 1, 2
-
-
-@numba.njit(cache=True, nogil=True)
-def _evict_am(first, last, nxt, prv, where, stored, lu):
-    v = first[AM]
-    _unlink(AM, v, first, last, nxt, prv)
-    vs = stored[v]
-    lu[AM] -= vs
-    where[v] = -1
-    return vs
 
 
 @numba.njit(cache=True, nogil=True)
@@ -44,9 +33,9 @@ def _twoq(
     stored = np.zeros(n_unique, dtype=np.int64)  # size on admission (kept while a ghost)
     nxt = np.full(n_unique, -1, dtype=np.int32)  # towards the newest
     prv = np.full(n_unique, -1, dtype=np.int32)  # towards the oldest
-    first = np.full(3, -1, dtype=np.int32)
-    last = np.full(3, -1, dtype=np.int32)
-    lu = np.zeros(3, dtype=np.int64)  # units on each list
+    # (oldest, newest, units) of each list
+    f_in = l_in = f_out = l_out = f_am = l_am = -1
+    u_in = u_out = u_am = 0
     used = 0
     for i in range(n):
         x = ids[i]
@@ -56,46 +45,104 @@ def _twoq(
             continue
         if w == AM:
             hit[i] = True
-            if last[AM] != x:
-                _unlink(AM, x, first, last, nxt, prv)
-                _append(AM, x, first, last, nxt, prv)
+            if l_am != x:  # x has a newer neighbour: move it to the newest end
+                a = prv[x]
+                b = nxt[x]
+                if a >= 0:
+                    nxt[a] = b
+                else:
+                    f_am = b
+                prv[b] = a
+                prv[x] = l_am
+                nxt[x] = -1
+                nxt[l_am] = x
+                l_am = x
             continue
         seen = w == A1OUT
         if seen:
-            _unlink(A1OUT, x, first, last, nxt, prv)
-            lu[A1OUT] -= stored[x]
+            a = prv[x]
+            b = nxt[x]
+            if a >= 0:
+                nxt[a] = b
+            else:
+                f_out = b
+            if b >= 0:
+                prv[b] = a
+            else:
+                l_out = a
+            u_out -= stored[x]
             where[x] = -1
         size = sizes[i]
         if size > capacity:
             continue
-        while used + size > capacity:
-            if lu[A1IN] > kin or first[AM] < 0:
-                v = first[A1IN]
-                _unlink(A1IN, v, first, last, nxt, prv)
-                vs = stored[v]
-                lu[A1IN] -= vs
-                where[v] = -1
-                if vs <= kout:  # remember the key in A1out
-                    while lu[A1OUT] + vs > kout:
-                        g = first[A1OUT]
-                        _unlink(A1OUT, g, first, last, nxt, prv)
-                        lu[A1OUT] -= stored[g]
-                        where[g] = -1
-                    _append(A1OUT, v, first, last, nxt, prv)
-                    lu[A1OUT] += vs
-                    where[v] = A1OUT
-                used -= vs
+        to_am = seen and size <= am_cap
+        while True:
+            if used + size > capacity:
+                from_in = u_in > kin or f_am < 0
+            elif to_am and u_am + size > am_cap:  # Am has its own bound
+                from_in = False
             else:
-                used -= _evict_am(first, last, nxt, prv, where, stored, lu)
-        if seen and size <= am_cap:
-            while lu[AM] + size > am_cap:
-                used -= _evict_am(first, last, nxt, prv, where, stored, lu)
-            dst = AM
+                break
+            if from_in:  # A1in's oldest leaves; its key goes to A1out
+                v = f_in
+                f_in = nxt[v]
+                if f_in >= 0:
+                    prv[f_in] = -1
+                else:
+                    l_in = -1
+                vs = stored[v]
+                u_in -= vs
+                where[v] = -1
+                if vs <= kout:
+                    while u_out + vs > kout:
+                        g = f_out
+                        f_out = nxt[g]
+                        if f_out >= 0:
+                            prv[f_out] = -1
+                        else:
+                            l_out = -1
+                        u_out -= stored[g]
+                        where[g] = -1
+                    prv[v] = l_out
+                    nxt[v] = -1
+                    if l_out >= 0:
+                        nxt[l_out] = v
+                    else:
+                        f_out = v
+                    l_out = v
+                    u_out += vs
+                    where[v] = A1OUT
+            else:  # Am's LRU leaves
+                v = f_am
+                f_am = nxt[v]
+                if f_am >= 0:
+                    prv[f_am] = -1
+                else:
+                    l_am = -1
+                vs = stored[v]
+                u_am -= vs
+                where[v] = -1
+            used -= vs
+        if to_am:
+            prv[x] = l_am
+            nxt[x] = -1
+            if l_am >= 0:
+                nxt[l_am] = x
+            else:
+                f_am = x
+            l_am = x
+            u_am += size
+            where[x] = AM
         else:
-            dst = A1IN
-        _append(dst, x, first, last, nxt, prv)
-        lu[dst] += size
-        where[x] = dst
+            prv[x] = l_in
+            nxt[x] = -1
+            if l_in >= 0:
+                nxt[l_in] = x
+            else:
+                f_in = x
+            l_in = x
+            u_in += size
+            where[x] = A1IN
         stored[x] = size
         used += size
     return hit
