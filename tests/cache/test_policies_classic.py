@@ -99,6 +99,30 @@ def test_wtinylfu_window_never_rounds_to_zero() -> None:
     assert sum(run(w, [1, 2, 1, 2, 1, 2])) == 4
 
 
+def test_wtinylfu_sketch_is_libcachesims_counting_bloom_filter() -> None:
+    from syslab.cache.policies.wtinylfu import CountingBloomFilter
+
+    cbf = CountingBloomFilter(1000)  # 0.001 error: 10 hashes, ceil(14.38 x 1000) counters
+    assert (cbf.hashes, cbf.n_counters) == (10, 14378)
+    for _ in range(3):
+        cbf.add(42)
+    assert cbf.estimate(42) == 3  # unbounded counters: no 4-bit cap
+    assert cbf.estimate(43) == 0
+    cbf.decay()
+    assert cbf.estimate(42) == 1
+
+
+def test_wtinylfu_halves_the_sketch_after_32x_main_capacity_main_hits() -> None:
+    w = make_policy("wtinylfu", 10)  # window 1, main 9: halves after 288 main hits
+    run(w, range(11))  # 10 fills the cache: 0..8 move to main while it has room, 9 loses
+    assert 0 in w._main and 9 not in w
+    assert w.sketch.estimate(0) == 2  # its miss and its move out of the window
+    run(w, [0] * 287)
+    assert w.sketch.estimate(0) == 289
+    run(w, [0])  # the 288th main hit: all counters halve
+    assert w.sketch.estimate(0) == 290 // 2
+
+
 def test_lecar_regret_moves_weight_away_from_the_expert_that_erred() -> None:
     lecar = make_policy("lecar", 2)
     run(lecar, [1, 2, 3])  # one eviction, by whichever expert was drawn
