@@ -25,15 +25,22 @@ Differences from libCacheSim 0.3.5, chosen on purpose:
 - An object larger than the window (or than main's probationary segment) but within capacity
   is admitted (libCacheSim bypasses it), so byte capacity works with real object sizes.
 - The sketch is sized for at most 2**20 entries (libCacheSim sizes it for main's capacity in
-  units, i.e. ~14 counters per *byte* in byte mode). Below that cap, and in every object-count
-  cache, the sketch is libCacheSim's. Its halving period stays 32 x main capacity units of
-  main hits, so in byte mode it rarely halves (as in libCacheSim).
+  units, i.e. ~14 counters per *byte* in byte mode). Up to that cap (main caches of at most
+  ~1M objects, which covers every shared trace at 10 %) the sketch is libCacheSim's. Its
+  halving period stays 32 x main capacity units of main hits, so in byte mode it rarely
+  halves (as in libCacheSim).
 - Keys that are not ints (the policy accepts any hashable) are first mapped to 64 bits with
   blake2b; trace keys are uint64 and hash exactly as in libCacheSim.
 
-Parity (object counts, sizes 1, vs libCacheSim 0.3.5): identical miss counts on the shared
-traces at 1 % and 10 % of unique objects wherever libCacheSim's window is >= 1 object (see
-benchmarks/cache/libcachesim_oracle.py for the harness).
+Which label is hashed matters. The sketch sees every key ever requested while it is sized
+for main's capacity, so its counters are crowded and an estimate is mostly collisions: the
+same trace under other labels (e.g. the dense ids 0..n-1 that `engine.reference_hits` feeds
+policies) moves the miss ratio by hash noise, up to ~0.9 pp (arc_OLTP at 1 %).
+
+Parity (object counts, sizes 1, vs libCacheSim 0.3.5): fed the trace's own keys (as
+libCacheSim hashes obj_id), identical miss counts on every shared trace at 1 % and 10 % of
+unique objects where libCacheSim's window is >= 1 object; `fast.wtinylfu.hits_by_key` does
+the same at kernel speed.
 """
 
 from __future__ import annotations
