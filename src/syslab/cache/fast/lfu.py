@@ -2,9 +2,10 @@
 
 O(1) per request: the non-empty frequency buckets form a doubly linked list in increasing
 frequency (its head is the minimum, what the reference's heap finds), and each bucket is a
-doubly linked list of ids, oldest first. Buckets come from a pool with a free stack; there
-are never more than one per resident object plus one. A hit that leaves its bucket empty
-and finds no bucket for f + 1 just renumbers its bucket.
+doubly linked list of ids, oldest first (`node[x] = (older, newer, size, bucket)`, one cache
+line per id). Buckets come from a pool with a free stack; there are never more than one per
+resident object plus one. A hit that leaves its bucket empty and finds no bucket for f + 1 just
+renumbers its bucket.
 """
 
 from __future__ import annotations
@@ -19,10 +20,8 @@ from syslab.cache.trace import Trace
 def _lfu(ids: np.ndarray, sizes: np.ndarray, capacity: int, n_unique: int) -> np.ndarray:
     n = len(ids)
     hit = np.zeros(n, dtype=np.bool_)
-    bucket = np.full(n_unique, -1, dtype=np.int32)  # bucket of a resident id, -1: not resident
-    stored = np.zeros(n_unique, dtype=np.int64)
-    nxt = np.full(n_unique, -1, dtype=np.int32)  # towards the newest in its bucket
-    prv = np.full(n_unique, -1, dtype=np.int32)  # towards the oldest in its bucket
+    # per id, in one cache line: (older, newer) links in its bucket, size, bucket (-1: none)
+    node = np.full((n_unique, 4), -1, dtype=np.int64)
     nb = min(n_unique, capacity) + 2
     bfreq = np.zeros(nb, dtype=np.int64)
     bfirst = np.full(nb, -1, dtype=np.int32)  # oldest id in the bucket
@@ -35,7 +34,7 @@ def _lfu(ids: np.ndarray, sizes: np.ndarray, capacity: int, n_unique: int) -> np
     used = 0
     for i in range(n):
         x = ids[i]
-        b = bucket[x]
+        b = node[x, 3]
         if b >= 0:
             hit[i] = True
             f1 = bfreq[b] + 1
@@ -56,26 +55,26 @@ def _lfu(ids: np.ndarray, sizes: np.ndarray, capacity: int, n_unique: int) -> np
                     bprev[bnext[b]] = c
                 bnext[b] = c
             # leave b
-            a = prv[x]
-            d = nxt[x]
+            a = node[x, 0]
+            d = node[x, 1]
             if a >= 0:
-                nxt[a] = d
+                node[a, 1] = d
             else:
                 bfirst[b] = d
             if d >= 0:
-                prv[d] = a
+                node[d, 0] = a
             else:
                 blast[b] = a
             # join c at its newest end
             t = blast[c]
-            prv[x] = t
-            nxt[x] = -1
+            node[x, 0] = t
+            node[x, 1] = -1
             if t >= 0:
-                nxt[t] = x
+                node[t, 1] = x
             else:
                 bfirst[c] = x
             blast[c] = x
-            bucket[x] = c
+            node[x, 3] = c
             if bfirst[b] < 0:  # b is empty: unlink and free it
                 a = bprev[b]
                 bprev[c] = a
@@ -92,10 +91,10 @@ def _lfu(ids: np.ndarray, sizes: np.ndarray, capacity: int, n_unique: int) -> np
         while used + s > capacity:
             b = bhead
             v = bfirst[b]
-            d = nxt[v]
+            d = node[v, 1]
             bfirst[b] = d
             if d >= 0:
-                prv[d] = -1
+                node[d, 0] = -1
             else:  # b is empty: unlink and free it
                 blast[b] = -1
                 c = bnext[b]
@@ -104,8 +103,8 @@ def _lfu(ids: np.ndarray, sizes: np.ndarray, capacity: int, n_unique: int) -> np
                     bprev[c] = -1
                 free[n_free] = b
                 n_free += 1
-            bucket[v] = -1
-            used -= stored[v]
+            node[v, 3] = -1
+            used -= node[v, 2]
         b = bhead
         if b < 0 or bfreq[b] != 1:  # new bucket of frequency 1 at the head
             n_free -= 1
@@ -120,15 +119,15 @@ def _lfu(ids: np.ndarray, sizes: np.ndarray, capacity: int, n_unique: int) -> np
             bhead = c
             b = c
         t = blast[b]
-        prv[x] = t
-        nxt[x] = -1
+        node[x, 0] = t
+        node[x, 1] = -1
         if t >= 0:
-            nxt[t] = x
+            node[t, 1] = x
         else:
             bfirst[b] = x
         blast[b] = x
-        bucket[x] = b
-        stored[x] = s
+        node[x, 3] = b
+        node[x, 2] = s
         used += s
     return hit
 

@@ -1,10 +1,10 @@
 """SLRU on dense ids, step for step the rules of `policies/slru.py` (libCacheSim's SLRU.c).
 
-The segments are disjoint LRU lists sharing one pair of link arrays over ids (oldest first);
-one int8 per id holds its segment (-1: not resident). The reference's recursive cooling
-(`_cool`) runs here as a loop over a current level that walks down while a segment overflows
-and back up once it fits, which performs the same moves in the same order. Segment
-capacities come from the reference class itself, so the rounding is the same.
+The segments are disjoint LRU lists (oldest first) sharing one row per id, `node[x] = (older,
+newer, size, segment)` (segment -1: not resident), one cache line per id. The reference's
+recursive cooling (`_cool`) runs here as a loop over a current level that walks down while a
+segment overflows and back up once it fits, which performs the same moves in the same order.
+Segment capacities come from the reference class itself, so the rounding is the same.
 """
 
 from __future__ import annotations
@@ -24,49 +24,47 @@ def _slru(
     nseg = len(seg_cap)
     top = nseg - 1
     hit = np.zeros(n, dtype=np.bool_)
-    where = np.full(n_unique, -1, dtype=np.int8)  # segment, -1: not resident
-    stored = np.zeros(n_unique, dtype=np.int64)
-    nxt = np.full(n_unique, -1, dtype=np.int32)  # towards the newest
-    prv = np.full(n_unique, -1, dtype=np.int32)  # towards the oldest
+    # per id, in one cache line: (older, newer) links, size on admission, which list (-1: none)
+    node = np.full((n_unique, 4), -1, dtype=np.int64)
     first = np.full(nseg, -1, dtype=np.int32)
     last = np.full(nseg, -1, dtype=np.int32)
     lu = np.zeros(nseg, dtype=np.int64)  # units in each segment
     used = 0
     for i in range(n):
         x = ids[i]
-        w = np.int64(where[x])
+        w = np.int64(node[x, 3])
         size = sizes[i]
         if w >= 0:
             hit[i] = True
             if w == top and last[w] == x:
                 continue
             # unlink x from segment w
-            a = prv[x]
-            b = nxt[x]
+            a = node[x, 0]
+            b = node[x, 1]
             if a >= 0:
-                nxt[a] = b
+                node[a, 1] = b
             else:
                 first[w] = b
             if b >= 0:
-                prv[b] = a
+                node[b, 0] = a
             else:
                 last[w] = a
             # append it to segment j: w + 1, or w itself at the top
             j = w if w == top else w + 1
             t = last[j]
-            prv[x] = t
-            nxt[x] = -1
+            node[x, 0] = t
+            node[x, 1] = -1
             if t >= 0:
-                nxt[t] = x
+                node[t, 1] = x
             else:
                 first[j] = x
             last[j] = x
             if j == w:
                 continue
-            s = stored[x]
+            s = node[x, 2]
             lu[w] -= s
             lu[j] += s
-            where[x] = j
+            node[x, 3] = j
             # while segment j overflows: cool(j); cool(k) moves k's LRU to k - 1 and then
             # cools k - 1 until it fits; cool(0) evicts (segment 0 is then the lowest)
             k = j
@@ -75,29 +73,29 @@ def _slru(
                     k += 1
                     continue
                 v = first[k]
-                c = nxt[v]
+                c = node[v, 1]
                 first[k] = c
                 if c >= 0:
-                    prv[c] = -1
+                    node[c, 0] = -1
                 else:
                     last[k] = -1
-                vs = stored[v]
+                vs = node[v, 2]
                 lu[k] -= vs
                 if k == 0:
-                    where[v] = -1
+                    node[v, 3] = -1
                     used -= vs
                     continue
                 k -= 1
                 t = last[k]
-                prv[v] = t
-                nxt[v] = -1
+                node[v, 0] = t
+                node[v, 1] = -1
                 if t >= 0:
-                    nxt[t] = v
+                    node[t, 1] = v
                 else:
                     first[k] = v
                 last[k] = v
                 lu[k] += vs
-                where[v] = k
+                node[v, 3] = k
             continue
         if size > capacity:
             continue
@@ -120,28 +118,28 @@ def _slru(
             for k in range(nseg):
                 v = first[k]
                 if v >= 0:
-                    c = nxt[v]
+                    c = node[v, 1]
                     first[k] = c
                     if c >= 0:
-                        prv[c] = -1
+                        node[c, 0] = -1
                     else:
                         last[k] = -1
-                    vs = stored[v]
+                    vs = node[v, 2]
                     lu[k] -= vs
-                    where[v] = -1
+                    node[v, 3] = -1
                     used -= vs
                     break
         t = last[j]
-        prv[x] = t
-        nxt[x] = -1
+        node[x, 0] = t
+        node[x, 1] = -1
         if t >= 0:
-            nxt[t] = x
+            node[t, 1] = x
         else:
             first[j] = x
         last[j] = x
         lu[j] += size
-        where[x] = j
-        stored[x] = size
+        node[x, 3] = j
+        node[x, 2] = size
         used += size
     return hit
 

@@ -1,9 +1,9 @@
 """2Q on dense ids, step for step the rules of `policies/twoq.py` (libCacheSim's TwoQ.c).
 
-A1in (FIFO), A1out (ghost FIFO) and Am (LRU) are disjoint, so one pair of link arrays over
-ids holds all three (oldest first) and one int8 per id says which list it is on (-1: none);
-a ghost hit unlinks from the middle of A1out in O(1). Kin, Kout and Am's bound come from the
-reference class itself, so the rounding is the same.
+A1in (FIFO), A1out (ghost FIFO) and Am (LRU) are disjoint, so one row per id, `node[x] = (older,
+newer, size, list)`, holds all three (oldest first; list -1: none) in a single cache line, and
+the list ends and sizes are scalars; a ghost hit unlinks from the middle of A1out in O(1). Kin,
+Kout and Am's bound come from the reference class itself, so the rounding is the same.
 """
 
 from __future__ import annotations
@@ -29,49 +29,47 @@ def _twoq(
 ) -> np.ndarray:
     n = len(ids)
     hit = np.zeros(n, dtype=np.bool_)
-    where = np.full(n_unique, -1, dtype=np.int8)  # A1IN, A1OUT, AM or -1
-    stored = np.zeros(n_unique, dtype=np.int64)  # size on admission (kept while a ghost)
-    nxt = np.full(n_unique, -1, dtype=np.int32)  # towards the newest
-    prv = np.full(n_unique, -1, dtype=np.int32)  # towards the oldest
+    # per id, in one cache line: (older, newer) links, size on admission, which list (-1: none)
+    node = np.full((n_unique, 4), -1, dtype=np.int64)
     # (oldest, newest, units) of each list
     f_in = l_in = f_out = l_out = f_am = l_am = -1
     u_in = u_out = u_am = 0
     used = 0
     for i in range(n):
         x = ids[i]
-        w = where[x]
+        w = node[x, 3]
         if w == A1IN:
             hit[i] = True
             continue
         if w == AM:
             hit[i] = True
             if l_am != x:  # x has a newer neighbour: move it to the newest end
-                a = prv[x]
-                b = nxt[x]
+                a = node[x, 0]
+                b = node[x, 1]
                 if a >= 0:
-                    nxt[a] = b
+                    node[a, 1] = b
                 else:
                     f_am = b
-                prv[b] = a
-                prv[x] = l_am
-                nxt[x] = -1
-                nxt[l_am] = x
+                node[b, 0] = a
+                node[x, 0] = l_am
+                node[x, 1] = -1
+                node[l_am, 1] = x
                 l_am = x
             continue
         seen = w == A1OUT
         if seen:
-            a = prv[x]
-            b = nxt[x]
+            a = node[x, 0]
+            b = node[x, 1]
             if a >= 0:
-                nxt[a] = b
+                node[a, 1] = b
             else:
                 f_out = b
             if b >= 0:
-                prv[b] = a
+                node[b, 0] = a
             else:
                 l_out = a
-            u_out -= stored[x]
-            where[x] = -1
+            u_out -= node[x, 2]
+            node[x, 3] = -1
         size = sizes[i]
         if size > capacity:
             continue
@@ -85,65 +83,65 @@ def _twoq(
                 break
             if from_in:  # A1in's oldest leaves; its key goes to A1out
                 v = f_in
-                f_in = nxt[v]
+                f_in = node[v, 1]
                 if f_in >= 0:
-                    prv[f_in] = -1
+                    node[f_in, 0] = -1
                 else:
                     l_in = -1
-                vs = stored[v]
+                vs = node[v, 2]
                 u_in -= vs
-                where[v] = -1
+                node[v, 3] = -1
                 if vs <= kout:
                     while u_out + vs > kout:
                         g = f_out
-                        f_out = nxt[g]
+                        f_out = node[g, 1]
                         if f_out >= 0:
-                            prv[f_out] = -1
+                            node[f_out, 0] = -1
                         else:
                             l_out = -1
-                        u_out -= stored[g]
-                        where[g] = -1
-                    prv[v] = l_out
-                    nxt[v] = -1
+                        u_out -= node[g, 2]
+                        node[g, 3] = -1
+                    node[v, 0] = l_out
+                    node[v, 1] = -1
                     if l_out >= 0:
-                        nxt[l_out] = v
+                        node[l_out, 1] = v
                     else:
                         f_out = v
                     l_out = v
                     u_out += vs
-                    where[v] = A1OUT
+                    node[v, 3] = A1OUT
             else:  # Am's LRU leaves
                 v = f_am
-                f_am = nxt[v]
+                f_am = node[v, 1]
                 if f_am >= 0:
-                    prv[f_am] = -1
+                    node[f_am, 0] = -1
                 else:
                     l_am = -1
-                vs = stored[v]
+                vs = node[v, 2]
                 u_am -= vs
-                where[v] = -1
+                node[v, 3] = -1
             used -= vs
         if to_am:
-            prv[x] = l_am
-            nxt[x] = -1
+            node[x, 0] = l_am
+            node[x, 1] = -1
             if l_am >= 0:
-                nxt[l_am] = x
+                node[l_am, 1] = x
             else:
                 f_am = x
             l_am = x
             u_am += size
-            where[x] = AM
+            node[x, 3] = AM
         else:
-            prv[x] = l_in
-            nxt[x] = -1
+            node[x, 0] = l_in
+            node[x, 1] = -1
             if l_in >= 0:
-                nxt[l_in] = x
+                node[l_in, 1] = x
             else:
                 f_in = x
             l_in = x
             u_in += size
-            where[x] = A1IN
-        stored[x] = size
+            node[x, 3] = A1IN
+        node[x, 2] = size
         used += size
     return hit
 
