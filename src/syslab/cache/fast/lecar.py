@@ -1,11 +1,12 @@
-"""LeCaR on dense ids: LRU list, LFU frequency buckets and ghost history as linked lists.
+"""LeCaR on dense ids: an LRU list, O(1) LFU frequency buckets and an array for the history.
 
 Same rules, step for step, as `policies/lecar.py`: the same splitmix64 draws (uint64 state
 seeded with `seed`), the same float64 weight updates in the same order (`discount ** age`
 through the C library's pow, as CPython does), LFU ties to the key that reached the lowest
 frequency first. Where each key is takes one byte (`where`), the rest of its state one
-row of `node`; the buckets' ends are
-indexed by frequency (at most the busiest key's request count).
+row of `node`. The LFU side is the classic O(1) structure: a list of the nonempty frequency
+buckets in increasing frequency, each a list of keys in arrival order (the reference's
+lowest nonempty bucket is this list's first).
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ import numpy as np
 
 from syslab.cache.trace import Trace
 
-# columns of a key's row in `node`: (prev, next) in the LRU list while resident or in the
-# history once evicted (never both), (prev, next) in its frequency bucket, frequency, size,
-# eviction time
+# columns of a key's row in `node`: (prev, next) in the LRU list while resident or (prev
+# only) its place in the history once evicted, (prev, next) in its frequency bucket, that bucket,
+# size, eviction time
 LIST, BUCKET, FREQ, SIZE, TIME = 0, 2, 4, 5, 6
 NOWHERE, RESIDENT, BY_LRU, BY_LFU = 0, 1, 2, 3  # values of `where` (BY_*: in the history)
 
@@ -51,13 +52,46 @@ def _unlink(node, heads, tails, k, b, x):
         tails[b] = a
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _new_bucket(fq, fprev, fnext, bheads, btails, free, fs, after, f):
+    """A new empty bucket for frequency f, right after bucket `after` (-1: at the front)."""
+    fs[1] -= 1
+    c = free[fs[1]]
+    fq[c] = f
+    bheads[c] = -1
+    btails[c] = -1
+    nxt = fnext[after] if after >= 0 else fs[0]
+    fprev[c] = after
+    fnext[c] = nxt
+    if nxt >= 0:
+        fprev[nxt] = c
+    if after >= 0:
+        fnext[after] = c
+    else:
+        fs[0] = c
+    return c
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _drop_bucket(fprev, fnext, free, fs, a):
+    p = fprev[a]
+    q = fnext[a]
+    if p >= 0:
+        fnext[p] = q
+    else:
+        fs[0] = q
+    if q >= 0:
+        fprev[q] = p
+    free[fs[1]] = a
+    fs[1] += 1
+
+
 @numba.njit(cache=True, nogil=True)
 def _lecar(
     ids: np.ndarray,
     sizes: np.ndarray,
     capacity: int,
     n_unique: int,
-    max_freq: int,
     learning_rate: float,
     discount: float,
     seed: int,
@@ -69,12 +103,25 @@ def _lecar(
     # the rest of a key's state in one row, so a request touches one cache line of its own
     node = np.zeros((n_unique, 7), dtype=np.int64)
     node[:, :4] = -1
-    # list heads/tails: slot 0 the LRU list, 1 the history; buckets by frequency
-    heads = np.full(2, -1, dtype=np.int64)
-    tails = np.full(2, -1, dtype=np.int64)
-    bheads = np.full(max_freq + 2, -1, dtype=np.int64)
-    btails = np.full(max_freq + 2, -1, dtype=np.int64)
-    min_freq = 1
+    heads = np.full(1, -1, dtype=np.int64)  # the LRU list's ends
+    tails = np.full(1, -1, dtype=np.int64)
+    # the history, oldest first: an array of keys and sizes with holes where a key left it
+    # early; it holds at most min(n_unique, capacity) keys, so closing the holes when the
+    # end is reached leaves room for as many again
+    hkey = np.empty(2 * min(n_unique, capacity) + 2, dtype=np.int64)
+    hsize = np.empty(len(hkey), dtype=np.int64)
+    hhead = 0
+    htail = 0
+    # nonempty frequency buckets, a list in increasing frequency kept in a small pool (one
+    # bucket per resident at most, plus one made before the one it replaces is dropped)
+    pool = min(n_unique, capacity) + 2
+    fq = np.zeros(pool, dtype=np.int64)  # each bucket's frequency
+    fprev = np.full(pool, -1, dtype=np.int64)
+    fnext = np.full(pool, -1, dtype=np.int64)
+    bheads = np.full(pool, -1, dtype=np.int64)  # each bucket's keys, in arrival order
+    btails = np.full(pool, -1, dtype=np.int64)
+    free = np.arange(pool - 1, -1, -1).astype(np.int64)
+    fs = np.array([-1, pool], dtype=np.int64)  # first (lowest) bucket, free buckets
     used = 0
     hist_used = 0
     w_lru = 0.5
@@ -97,17 +144,20 @@ def _lecar(
             if tails[0] != x:
                 _unlink(node, heads, tails, LIST, 0, x)
                 _append(node, heads, tails, LIST, 0, x)
-            f = node[x, FREQ]
-            _unlink(node, bheads, btails, BUCKET, f, x)
-            if bheads[f] < 0 and min_freq == f:
-                min_freq = f + 1
-            node[x, FREQ] = f + 1
-            _append(node, bheads, btails, BUCKET, f + 1, x)
+            a = node[x, FREQ]
+            b = fnext[a]
+            if b < 0 or fq[b] != fq[a] + 1:
+                b = _new_bucket(fq, fprev, fnext, bheads, btails, free, fs, a, fq[a] + 1)
+            _unlink(node, bheads, btails, BUCKET, a, x)
+            _append(node, bheads, btails, BUCKET, b, x)
+            node[x, FREQ] = b
+            if bheads[a] < 0:
+                _drop_bucket(fprev, fnext, free, fs, a)
             continue
 
         if w != NOWHERE:  # in the history: regret
             where[x] = NOWHERE
-            _unlink(node, heads, tails, LIST, 1, x)
+            hkey[node[x, LIST]] = -1  # a hole, skipped when it reaches the front
             hist_used -= node[x, SIZE]
             age = now - node[x, TIME]
             penalty = math.exp(-learning_rate * discount ** float(age))
@@ -128,31 +178,47 @@ def _lecar(
             z = (z ^ (z >> r27)) * m2
             z ^= z >> r31
             by_lru = float(z >> r11) * unit < w_lru
-            if by_lru:
-                v = heads[0]
-            else:
-                while bheads[min_freq] < 0:  # only after evictions emptied it
-                    min_freq += 1
-                v = bheads[min_freq]
+            # LFU: the first key to reach the lowest frequency
+            v = heads[0] if by_lru else bheads[fs[0]]
             _unlink(node, heads, tails, LIST, 0, v)
-            _unlink(node, bheads, btails, BUCKET, node[v, FREQ], v)
+            a = node[v, FREQ]
+            _unlink(node, bheads, btails, BUCKET, a, v)
+            if bheads[a] < 0:
+                _drop_bucket(fprev, fnext, free, fs, a)
             vsize = node[v, SIZE]
             used -= vsize
             where[v] = BY_LRU if by_lru else BY_LFU
             node[v, TIME] = now
-            _append(node, heads, tails, LIST, 1, v)
+            if htail == len(hkey):  # full: close the holes
+                j = 0
+                for k in range(hhead, htail):
+                    g = hkey[k]
+                    if g >= 0:
+                        hkey[j] = g
+                        hsize[j] = hsize[k]
+                        node[g, LIST] = j
+                        j += 1
+                hhead = 0
+                htail = j
+            hkey[htail] = v
+            hsize[htail] = vsize
+            node[v, LIST] = htail
+            htail += 1
             hist_used += vsize
             while hist_used > capacity:
-                g = heads[1]
-                _unlink(node, heads, tails, LIST, 1, g)
-                where[g] = NOWHERE
-                hist_used -= node[g, SIZE]
+                while hkey[hhead] < 0:
+                    hhead += 1
+                where[hkey[hhead]] = NOWHERE
+                hist_used -= hsize[hhead]
+                hhead += 1
         where[x] = RESIDENT
         node[x, SIZE] = s
-        node[x, FREQ] = 1
+        b = fs[0]
+        if b < 0 or fq[b] != 1:
+            b = _new_bucket(fq, fprev, fnext, bheads, btails, free, fs, -1, 1)
+        node[x, FREQ] = b
         _append(node, heads, tails, LIST, 0, x)
-        _append(node, bheads, btails, BUCKET, 1, x)
-        min_freq = 1
+        _append(node, bheads, btails, BUCKET, b, x)
         used += s
     return hit
 
@@ -168,7 +234,4 @@ def hits(
     if discount is None:
         discount = 0.005 ** (1 / capacity)  # as the reference computes it
     ids = trace.ids
-    max_freq = int(np.bincount(ids).max()) if len(ids) else 0
-    return _lecar(
-        ids, sizes, capacity, trace.n_unique, max_freq, float(learning_rate), float(discount), seed
-    )
+    return _lecar(ids, sizes, capacity, trace.n_unique, float(learning_rate), float(discount), seed)
