@@ -103,8 +103,8 @@ def _lecar(
     # the rest of a key's state in one row, so a request touches one cache line of its own
     node = np.zeros((n_unique, 7), dtype=np.int64)
     node[:, :4] = -1
-    heads = np.full(1, -1, dtype=np.int64)  # the LRU list's ends
-    tails = np.full(1, -1, dtype=np.int64)
+    lhead = -1  # the LRU list's ends, in registers
+    ltail = -1
     # the history, oldest first: an array of keys and sizes with holes where a key left it
     # early; it holds at most min(n_unique, capacity) keys, so closing the holes when the
     # end is reached leaves room for as many again
@@ -141,9 +141,24 @@ def _lecar(
         w = where[x]
         if w == RESIDENT:
             hit[i] = True
-            if tails[0] != x:
-                _unlink(node, heads, tails, LIST, 0, x)
-                _append(node, heads, tails, LIST, 0, x)
+            if ltail != x:
+                a = node[x, LIST]
+                b = node[x, LIST + 1]
+                if a >= 0:
+                    node[a, LIST + 1] = b
+                else:
+                    lhead = b
+                if b >= 0:
+                    node[b, LIST] = a
+                else:
+                    ltail = a
+                node[x, LIST] = ltail
+                node[x, LIST + 1] = -1
+                if ltail >= 0:
+                    node[ltail, LIST + 1] = x
+                else:
+                    lhead = x
+                ltail = x
             a = node[x, FREQ]
             b = fnext[a]
             if b < 0 or fq[b] != fq[a] + 1:
@@ -179,8 +194,17 @@ def _lecar(
             z ^= z >> r31
             by_lru = float(z >> r11) * unit < w_lru
             # LFU: the first key to reach the lowest frequency
-            v = heads[0] if by_lru else bheads[fs[0]]
-            _unlink(node, heads, tails, LIST, 0, v)
+            v = lhead if by_lru else bheads[fs[0]]
+            a = node[v, LIST]
+            b = node[v, LIST + 1]
+            if a >= 0:
+                node[a, LIST + 1] = b
+            else:
+                lhead = b
+            if b >= 0:
+                node[b, LIST] = a
+            else:
+                ltail = a
             a = node[v, FREQ]
             _unlink(node, bheads, btails, BUCKET, a, v)
             if bheads[a] < 0:
@@ -217,7 +241,13 @@ def _lecar(
         if b < 0 or fq[b] != 1:
             b = _new_bucket(fq, fprev, fnext, bheads, btails, free, fs, -1, 1)
         node[x, FREQ] = b
-        _append(node, heads, tails, LIST, 0, x)
+        node[x, LIST] = ltail
+        node[x, LIST + 1] = -1
+        if ltail >= 0:
+            node[ltail, LIST + 1] = x
+        else:
+            lhead = x
+        ltail = x
         _append(node, bheads, btails, BUCKET, b, x)
         used += s
     return hit
