@@ -1,9 +1,10 @@
-"""AS3-FIFO: fast kernel == reference exactly, invariants, and the adaptive split by hand."""
+"""AS3-FIFO: fast kernel == reference exactly, invariants, the adaptive split and the return
+credit by hand."""
 
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from syslab.cache.fast.as3fifo import hits as fast_hits
@@ -40,7 +41,7 @@ def test_fast_equals_reference_count(keys, capacity):
     assert np.array_equal(fast, _reference(keys, ones, capacity))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 @given(reqs=requests, capacity=st.integers(1, 120))
 def test_invariants(reqs, capacity):
     cache = make_policy("as3fifo", capacity)
@@ -64,6 +65,8 @@ def test_invariants(reqs, capacity):
         assert cache.used_small == sum(cache._in_small.values())
         assert cache.used_main == sum(cache._in_main.values())
         assert all(0 <= f <= 3 for f in cache._freq.values())
+        assert cache._returns.keys() == cache._freq.keys()
+        assert all(0 <= r <= 4 for r in cache._returns.values())
 
 
 def test_hits_never_change_size_and_bypass_leaves_no_trace():
@@ -78,10 +81,10 @@ def test_hits_never_change_size_and_bypass_leaves_no_trace():
 def test_adaptive_split_by_hand():
     """A ghost hit from S grows the small target; a ghost hit from M shrinks it.
 
-    Capacity 100 objects: target starts at 10 (10 %), bounds 1..90, ghosts span 90.
+    Capacity 100 objects: target starts at 10 (10 %), bounds 5..90, ghosts span 90.
     """
     c = AS3FIFO(100)
-    assert (c.target, c.t_min, c.t_max) == (10, 1, 90)
+    assert (c.target, c.t_min, c.t_max) == (10, 5, 90)
     # Warm-up: 0..9 fill S up to the target; 10..99 find S at target with room left -> M.
     for k in range(100):
         c.request(k)
@@ -132,6 +135,34 @@ def test_target_tracks_workload():
             d.request(k)
             d.request(k)
     assert d.target == d.t_min
+
+
+def test_return_credit_by_hand():
+    """Each return from a ghost in a row earns one more trip round M (CLOCK counter)."""
+    c = AS3FIFO(20)  # target 2, bounds 1..18, ghost span 18
+    for k in range(20):
+        c.request(k)  # warm-up: 0, 1 in S; 2..19 in M
+    assert not c.request(100)  # M's head 2 leaves into GM
+    assert 2 in c.ghost_main and c._returns[100] == 0
+    assert not c.request(2)  # first return: no credit, like S3-FIFO
+    assert c._returns[2] == 1 and c._freq[2] == 0 and 2 in c._in_main
+    # push 2 out of M again with keys read twice (S promotes them, so M has to evict)
+    k = 200
+    while 2 in c and k < 1000:
+        c.request(k)
+        c.request(k)
+        k += 1
+    assert c.ghost_main.get(2) == 1  # the ghost keeps the count
+    assert not c.request(2)  # second return in a row: one trip of credit
+    assert c._returns[2] == 2 and c._freq[2] == 1 and 2 in c._in_main
+    # a cold miss (the ghost forgot the key) resets the count
+    for _ in range(100):
+        c.request(k)
+        c.request(k)
+        k += 1
+    assert 2 not in c.ghost_main and 2 not in c.ghost_small
+    assert not c.request(2)
+    assert c._returns[2] == 0 and c._freq[2] == 0
 
 
 def test_registered():
