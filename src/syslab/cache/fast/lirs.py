@@ -3,7 +3,8 @@
 Same rules, step for step, as `policies/lirs.py` (see there for the algorithm): each
 OrderedDict of the reference is a doubly linked list whose head is its first (oldest) entry.
 `links[x]` holds x's (prev, next) in S, Q and the ghost list side by side, so one cache line
-serves every list; `ends` holds each list's (head, tail); `acc` the running totals.
+serves every list; the lists' ends and the running totals are locals (helpers take and
+return them), which keeps them in registers.
 """
 
 from __future__ import annotations
@@ -15,89 +16,64 @@ from syslab.cache.trace import Trace
 
 LIR, HIR, GHOST, NONE = 0, 1, 2, -1
 S, Q, G = 0, 2, 4  # column of each list's prev link in `links` (next is one to the right)
-USED, LIR_USED, S_USED = 0, 1, 2  # slots of `acc`
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _append(links, ends, k, x):
-    """Put x at the tail (newest end) of list k."""
-    t = ends[k + 1]
-    links[x, k] = t
+def _append(links, k, x, head, tail):
+    """Put x at the tail (newest end) of list k; returns the list's new (head, tail)."""
+    links[x, k] = tail
     links[x, k + 1] = -1
-    if t >= 0:
-        links[t, k + 1] = x
+    if tail >= 0:
+        links[tail, k + 1] = x
     else:
-        ends[k] = x
-    ends[k + 1] = x
+        head = x
+    return head, x
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _unlink(links, ends, k, x):
+def _unlink(links, k, x, head, tail):
     a = links[x, k]
     b = links[x, k + 1]
     if a >= 0:
         links[a, k + 1] = b
     else:
-        ends[k] = b
+        head = b
     if b >= 0:
         links[b, k] = a
     else:
-        ends[k + 1] = a
+        tail = a
+    return head, tail
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _to_tail(links, ends, k, x):
-    if ends[k + 1] != x:
-        _unlink(links, ends, k, x)
-        _append(links, ends, k, x)
-
-
-@numba.njit(cache=True, nogil=True)
-def _prune(status, in_s, size, links, ends, acc):
+def _prune(status, in_s, size, links, sh, st, gh, gt, s_used):
     """Drop HIR entries from the bottom of S until an LIR object is there."""
-    while ends[S] >= 0:
-        b = ends[S]
-        st = status[b]
-        if st == LIR:
-            return
-        _unlink(links, ends, S, b)
+    while sh >= 0:
+        b = sh
+        stat = status[b]
+        if stat == LIR:
+            break
+        sh, st = _unlink(links, S, b, sh, st)
         in_s[b] = False
-        acc[S_USED] -= size[b]
-        if st == GHOST:
-            _unlink(links, ends, G, b)
+        s_used -= size[b]
+        if stat == GHOST:
+            gh, gt = _unlink(links, G, b, gh, gt)
             status[b] = NONE
+    return sh, st, gh, gt, s_used
 
 
-@numba.njit(cache=True, nogil=True)
-def _demote_bottom_lir(status, in_s, size, links, ends, acc):
-    _prune(status, in_s, size, links, ends, acc)
-    b = ends[S]
-    _unlink(links, ends, S, b)
+@numba.njit(cache=True, nogil=True, inline="always")
+def _demote_bottom_lir(status, in_s, size, links, sh, st, qh, qt, gh, gt, s_used, lir_used):
+    sh, st, gh, gt, s_used = _prune(status, in_s, size, links, sh, st, gh, gt, s_used)
+    b = sh
+    sh, st = _unlink(links, S, b, sh, st)
     in_s[b] = False
-    acc[S_USED] -= size[b]
-    acc[LIR_USED] -= size[b]
+    s_used -= size[b]
+    lir_used -= size[b]
     status[b] = HIR
-    _append(links, ends, Q, b)
-    _prune(status, in_s, size, links, ends, acc)
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _make_lir(x, status, in_s, size, links, ends, acc, lir_limit):
-    status[x] = LIR
-    acc[LIR_USED] += size[x]
-    while acc[LIR_USED] > lir_limit:
-        _demote_bottom_lir(status, in_s, size, links, ends, acc)
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _limit_s(status, in_s, size, links, ends, acc, capacity):
-    while acc[S_USED] > 2 * capacity and ends[G] >= 0:
-        g = ends[G]
-        _unlink(links, ends, G, g)
-        _unlink(links, ends, S, g)
-        in_s[g] = False
-        acc[S_USED] -= size[g]
-        status[g] = NONE
+    qh, qt = _append(links, Q, b, qh, qt)
+    sh, st, gh, gt, s_used = _prune(status, in_s, size, links, sh, st, gh, gt, s_used)
+    return sh, st, qh, qt, gh, gt, s_used, lir_used
 
 
 @numba.njit(cache=True, nogil=True)
@@ -110,70 +86,103 @@ def _lirs(
     in_s = np.zeros(n_unique, dtype=np.bool_)
     size = np.zeros(n_unique, dtype=np.int64)
     links = np.full((n_unique, 6), -1, dtype=np.int32)
-    ends = np.full(6, -1, dtype=np.int64)
-    acc = np.zeros(3, dtype=np.int64)
+    # the lists' ends (S: bottom, top) and the running totals live in locals
+    sh = st = qh = qt = gh = gt = np.int64(-1)
+    used = lir_used = s_used = np.int64(0)
     for i in range(n):
         x = ids[i]
-        st = status[x]
-        if st == LIR:
+        stat = status[x]
+        if stat == LIR:
             hit[i] = True
-            _to_tail(links, ends, S, x)
-            if status[ends[S]] != LIR:
-                _prune(status, in_s, size, links, ends, acc)
+            if st != x:
+                sh, st = _unlink(links, S, x, sh, st)
+                sh, st = _append(links, S, x, sh, st)
+            if status[sh] != LIR:
+                sh, st, gh, gt, s_used = _prune(status, in_s, size, links, sh, st, gh, gt, s_used)
             continue
-        if st == HIR:
+        if stat == HIR:
             hit[i] = True
             if in_s[x]:
-                _to_tail(links, ends, S, x)
-                _unlink(links, ends, Q, x)
-                _make_lir(x, status, in_s, size, links, ends, acc, lir_limit)
+                if st != x:
+                    sh, st = _unlink(links, S, x, sh, st)
+                    sh, st = _append(links, S, x, sh, st)
+                qh, qt = _unlink(links, Q, x, qh, qt)
+                status[x] = LIR  # make it LIR, demoting bottom LIR objects while over the share
+                lir_used += size[x]
+                while lir_used > lir_limit:
+                    sh, st, qh, qt, gh, gt, s_used, lir_used = _demote_bottom_lir(
+                        status, in_s, size, links, sh, st, qh, qt, gh, gt, s_used, lir_used
+                    )
             else:
-                _append(links, ends, S, x)
+                sh, st = _append(links, S, x, sh, st)
                 in_s[x] = True
-                acc[S_USED] += size[x]
-                _to_tail(links, ends, Q, x)
-                _limit_s(status, in_s, size, links, ends, acc, capacity)
+                s_used += size[x]
+                if qt != x:
+                    qh, qt = _unlink(links, Q, x, qh, qt)
+                    qh, qt = _append(links, Q, x, qh, qt)
+                while s_used > 2 * capacity and gh >= 0:  # bound S by dropping old ghosts
+                    g = gh
+                    gh, gt = _unlink(links, G, g, gh, gt)
+                    sh, st = _unlink(links, S, g, sh, st)
+                    in_s[g] = False
+                    s_used -= size[g]
+                    status[g] = NONE
             continue
 
         s = sizes[i]
         if s > capacity:
             continue
-        if st == GHOST:
-            acc[S_USED] -= size[x]  # it re-enters S with this request's size
+        if stat == GHOST:
+            s_used -= size[x]  # it re-enters S with this request's size
             size[x] = 0
-        while acc[USED] + s > capacity:
+        while used + s > capacity:
             # evict the front of Q; with Q empty (byte mode), demote an LIR object first
-            if ends[Q] < 0:
-                _demote_bottom_lir(status, in_s, size, links, ends, acc)
-            v = ends[Q]
-            _unlink(links, ends, Q, v)
-            acc[USED] -= size[v]
+            if qh < 0:
+                sh, st, qh, qt, gh, gt, s_used, lir_used = _demote_bottom_lir(
+                    status, in_s, size, links, sh, st, qh, qt, gh, gt, s_used, lir_used
+                )
+            v = qh
+            qh, qt = _unlink(links, Q, v, qh, qt)
+            used -= size[v]
             if in_s[v]:
                 status[v] = GHOST
-                _append(links, ends, G, v)
+                gh, gt = _append(links, G, v, gh, gt)
             else:
                 status[v] = NONE
-        st = status[x]  # evicting may have pruned the ghost away
+        stat = status[x]  # evicting may have pruned the ghost away
         size[x] = s
-        acc[USED] += s
-        if st == GHOST:
-            _unlink(links, ends, G, x)
-            acc[S_USED] += s
-            _to_tail(links, ends, S, x)
-            _make_lir(x, status, in_s, size, links, ends, acc, lir_limit)
-        elif acc[LIR_USED] + s <= lir_limit:
+        used += s
+        if stat == GHOST:
+            gh, gt = _unlink(links, G, x, gh, gt)
+            s_used += s
+            if st != x:
+                sh, st = _unlink(links, S, x, sh, st)
+                sh, st = _append(links, S, x, sh, st)
             status[x] = LIR
-            acc[LIR_USED] += s
-            _append(links, ends, S, x)
+            lir_used += s
+            while lir_used > lir_limit:
+                sh, st, qh, qt, gh, gt, s_used, lir_used = _demote_bottom_lir(
+                    status, in_s, size, links, sh, st, qh, qt, gh, gt, s_used, lir_used
+                )
+        elif lir_used + s <= lir_limit:
+            status[x] = LIR
+            lir_used += s
+            sh, st = _append(links, S, x, sh, st)
             in_s[x] = True
-            acc[S_USED] += s
+            s_used += s
         else:
             status[x] = HIR
-            _append(links, ends, S, x)
+            sh, st = _append(links, S, x, sh, st)
             in_s[x] = True
-            acc[S_USED] += s
-            _append(links, ends, Q, x)
-        _limit_s(status, in_s, size, links, ends, acc, capacity)
+            s_used += s
+            qh, qt = _append(links, Q, x, qh, qt)
+        while s_used > 2 * capacity and gh >= 0:  # bound S by dropping old ghosts
+            g = gh
+            gh, gt = _unlink(links, G, g, gh, gt)
+            sh, st = _unlink(links, S, g, sh, st)
+            in_s[g] = False
+            s_used -= size[g]
+            status[g] = NONE
     return hit
 
 
