@@ -53,14 +53,16 @@ def _unlink(node, heads, tails, k, b, x):
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _new_bucket(fq, fprev, fnext, bheads, btails, free, fs, after, f):
-    """A new empty bucket for frequency f, right after bucket `after` (-1: at the front)."""
-    fs[1] -= 1
-    c = free[fs[1]]
+def _new_bucket(fq, fprev, fnext, bheads, btails, free, first, nfree, after, f):
+    """A new empty bucket for frequency f, right after bucket `after` (-1: at the front).
+
+    Returns it and the new (first bucket, number of free buckets)."""
+    nfree -= 1
+    c = free[nfree]
     fq[c] = f
     bheads[c] = -1
     btails[c] = -1
-    nxt = fnext[after] if after >= 0 else fs[0]
+    nxt = fnext[after] if after >= 0 else first
     fprev[c] = after
     fnext[c] = nxt
     if nxt >= 0:
@@ -68,22 +70,22 @@ def _new_bucket(fq, fprev, fnext, bheads, btails, free, fs, after, f):
     if after >= 0:
         fnext[after] = c
     else:
-        fs[0] = c
-    return c
+        first = c
+    return c, first, nfree
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _drop_bucket(fprev, fnext, free, fs, a):
+def _drop_bucket(fprev, fnext, free, first, nfree, a):
     p = fprev[a]
     q = fnext[a]
     if p >= 0:
         fnext[p] = q
     else:
-        fs[0] = q
+        first = q
     if q >= 0:
         fprev[q] = p
-    free[fs[1]] = a
-    fs[1] += 1
+    free[nfree] = a
+    return first, nfree + 1
 
 
 @numba.njit(cache=True, nogil=True)
@@ -121,7 +123,8 @@ def _lecar(
     bheads = np.full(pool, -1, dtype=np.int64)  # each bucket's keys, in arrival order
     btails = np.full(pool, -1, dtype=np.int64)
     free = np.arange(pool - 1, -1, -1).astype(np.int64)
-    fs = np.array([-1, pool], dtype=np.int64)  # first (lowest) bucket, free buckets
+    first = -1  # the lowest bucket
+    nfree = pool
     used = 0
     hist_used = 0
     w_lru = 0.5
@@ -162,12 +165,14 @@ def _lecar(
             a = node[x, FREQ]
             b = fnext[a]
             if b < 0 or fq[b] != fq[a] + 1:
-                b = _new_bucket(fq, fprev, fnext, bheads, btails, free, fs, a, fq[a] + 1)
+                b, first, nfree = _new_bucket(
+                    fq, fprev, fnext, bheads, btails, free, first, nfree, a, fq[a] + 1
+                )
             _unlink(node, bheads, btails, BUCKET, a, x)
             _append(node, bheads, btails, BUCKET, b, x)
             node[x, FREQ] = b
             if bheads[a] < 0:
-                _drop_bucket(fprev, fnext, free, fs, a)
+                first, nfree = _drop_bucket(fprev, fnext, free, first, nfree, a)
             continue
 
         if w != NOWHERE:  # in the history: regret
@@ -194,7 +199,7 @@ def _lecar(
             z ^= z >> r31
             by_lru = float(z >> r11) * unit < w_lru
             # LFU: the first key to reach the lowest frequency
-            v = lhead if by_lru else bheads[fs[0]]
+            v = lhead if by_lru else bheads[first]
             a = node[v, LIST]
             b = node[v, LIST + 1]
             if a >= 0:
@@ -208,7 +213,7 @@ def _lecar(
             a = node[v, FREQ]
             _unlink(node, bheads, btails, BUCKET, a, v)
             if bheads[a] < 0:
-                _drop_bucket(fprev, fnext, free, fs, a)
+                first, nfree = _drop_bucket(fprev, fnext, free, first, nfree, a)
             vsize = node[v, SIZE]
             used -= vsize
             where[v] = BY_LRU if by_lru else BY_LFU
@@ -237,9 +242,11 @@ def _lecar(
                 hhead += 1
         where[x] = RESIDENT
         node[x, SIZE] = s
-        b = fs[0]
+        b = first
         if b < 0 or fq[b] != 1:
-            b = _new_bucket(fq, fprev, fnext, bheads, btails, free, fs, -1, 1)
+            b, first, nfree = _new_bucket(
+                fq, fprev, fnext, bheads, btails, free, first, nfree, -1, 1
+            )
         node[x, FREQ] = b
         node[x, LIST] = ltail
         node[x, LIST + 1] = -1
