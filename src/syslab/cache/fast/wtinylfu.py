@@ -50,22 +50,29 @@ def _xxh64_u64(v, seed):
     return h ^ (h >> _U(32))
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _slot(x, n, m):
+    """x % n for x, n < 2**32 without a division (Lemire's fastmod, m = 2**64 // n + 1)."""
+    low = m * x
+    hi = low >> _U(32)
+    lo = low & _M32
+    return (hi * n + ((lo * n) >> _U(32))) >> _U(32)
+
+
 @numba.njit(cache=True, nogil=True)
-def _estimate(cbf, a, b, n_hashes):
-    n = _U(len(cbf))
+def _estimate(cbf, a, b, n_hashes, n, m):
     best = np.uint32(0xFFFFFFFF)
     for j in range(n_hashes):
-        c = cbf[((a + _U(j) * b) & _M32) % n]
+        c = cbf[_slot((a + _U(j) * b) & _M32, n, m)]
         if c < best:
             best = c
     return best
 
 
 @numba.njit(cache=True, nogil=True)
-def _add(cbf, a, b, n_hashes):
-    n = _U(len(cbf))
+def _add(cbf, a, b, n_hashes, n, m):
     for j in range(n_hashes):
-        cbf[((a + _U(j) * b) & _M32) % n] += np.uint32(1)
+        cbf[_slot((a + _U(j) * b) & _M32, n, m)] += np.uint32(1)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -90,6 +97,8 @@ def _wtinylfu(
         ha[u] = _xxh64_u64(labels[u], _U(SEED0)) & _M32
         hb[u] = _xxh64_u64(labels[u], _U(SEED1)) & _M32
     cbf = np.zeros(n_counters, dtype=np.uint32)
+    nc = _U(n_counters)
+    fm = _U(0xFFFFFFFFFFFFFFFF) // nc + _U(1)  # fastmod constant
     where = np.full(n_unique, -1, dtype=np.int8)
     stored = np.zeros(n_unique, dtype=np.int64)
     newer = np.full(n_unique, -1, dtype=np.int32)  # towards the list's head (MRU)
@@ -119,7 +128,7 @@ def _wtinylfu(
                 where[x] = PROTECTED
                 used[PROTECTED] += stored[x]
                 _cool(where, stored, newer, older, head, tail, used, seg_caps)
-            _add(cbf, ha[x], hb[x], n_hashes)
+            _add(cbf, ha[x], hb[x], n_hashes, nc, fm)
             main_hits += 1
             if main_hits >= decay_after:
                 main_hits = 0
@@ -141,13 +150,13 @@ def _wtinylfu(
                     _main_insert(
                         c, cs, main_cap, where, stored, newer, older, head, tail, used, seg_caps
                     )
-                    _add(cbf, ha[c], hb[c], n_hashes)
+                    _add(cbf, ha[c], hb[c], n_hashes, nc, fm)
                     continue
                 admit = False
                 if cs <= main_cap:
                     v = tail[PROBATION] if used[PROBATION] > 0 else tail[PROTECTED]
-                    admit = _estimate(cbf, ha[c], hb[c], n_hashes) > _estimate(
-                        cbf, ha[v], hb[v], n_hashes
+                    admit = _estimate(cbf, ha[c], hb[c], n_hashes, nc, fm) > _estimate(
+                        cbf, ha[v], hb[v], n_hashes, nc, fm
                     )
                 _unlink(c, WINDOW, newer, older, head, tail)
                 used[WINDOW] -= cs
@@ -158,7 +167,7 @@ def _wtinylfu(
                     )
                 else:
                     where[c] = -1
-                _add(cbf, ha[c], hb[c], n_hashes)
+                _add(cbf, ha[c], hb[c], n_hashes, nc, fm)
                 evicted = True
                 break
             if not evicted:
@@ -167,7 +176,7 @@ def _wtinylfu(
         where[x] = WINDOW
         stored[x] = s
         used[WINDOW] += s
-        _add(cbf, ha[x], hb[x], n_hashes)
+        _add(cbf, ha[x], hb[x], n_hashes, nc, fm)
     return hit
 
 
