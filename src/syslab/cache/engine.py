@@ -82,7 +82,8 @@ def capacity_for(trace: Trace, size: float | int, use_bytes: bool = False) -> in
 def reference_hits(trace: Trace, policy: str, capacity: int, sizes: np.ndarray) -> np.ndarray:
     """Drive the readable reference policy one request at a time."""
     cache = make_policy(policy, capacity, next_access=_future(trace, policy))
-    keys = trace.ids.tolist()  # dense ids: small ints hash faster than 64-bit trace keys
+    # Dense ids where the key's value does not matter: small ints hash faster in dicts.
+    keys = (trace.keys if cache.hashes_keys else trace.ids).tolist()
     if np.all(sizes == 1):  # object caches: the default size keeps the per-request call cheap
         served = map(cache.request, keys)
     else:

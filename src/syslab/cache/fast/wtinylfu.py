@@ -3,10 +3,8 @@
 The window LRU and main's two SLRU segments are doubly linked lists sharing one pair of
 `newer`/`older` arrays (an id is in at most one list); `where[id]` says which (-1: none,
 0: window, 1: probationary, 2: protected). The counting Bloom filter is an array of uint32
-counters; each id's two XXH64 words are computed once, up front, from the label it is hashed
-by. `hits` hashes the dense id, which is what the engine's reference drive feeds the readable
-policy; `hits_by_key` hashes the trace's own keys, as libCacheSim does with obj_id, and so
-reproduces libCacheSim's admissions exactly.
+counters; each id's two XXH64 words are computed once, up front, from the trace key it stands
+for, as libCacheSim hashes obj_id, so admissions match libCacheSim's exactly.
 """
 
 from __future__ import annotations
@@ -267,12 +265,11 @@ def _run(trace: Trace, labels: np.ndarray, sizes: np.ndarray, capacity: int) -> 
 
 
 def hits(trace: Trace, sizes: np.ndarray, capacity: int) -> np.ndarray:
-    """Per-request hits, the sketch hashing dense ids (as the engine's reference drive does)."""
-    return _run(trace, np.arange(trace.n_unique, dtype=np.uint64), sizes, capacity)
+    """Per-request hits, the sketch hashing the trace's keys (libCacheSim's obj_id).
 
-
-def hits_by_key(trace: Trace, sizes: np.ndarray, capacity: int) -> np.ndarray:
-    """Per-request hits, the sketch hashing the trace's keys (libCacheSim's obj_id)."""
+    Keys, not dense ids: the sketch's collisions depend on the labels hashed, and hashing the
+    same keys as the reference drive and libCacheSim is what makes the results identical.
+    """
     labels = np.empty(trace.n_unique, dtype=np.uint64)
     labels[trace.ids] = trace.keys
     return _run(trace, labels, sizes, capacity)

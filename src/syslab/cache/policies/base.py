@@ -25,6 +25,9 @@ class Policy(ABC):
     name: ClassVar[str]
     #: True for offline policies that must be built with the trace's future (Belady).
     needs_future: ClassVar[bool] = False
+    #: True when decisions depend on the key's value (hashed sketches): simulators must then
+    #: feed the trace's own keys, not renumbered ids, to reproduce other simulators exactly.
+    hashes_keys: ClassVar[bool] = False
 
     def __init__(self, capacity: int) -> None:
         if capacity <= 0:

@@ -39,8 +39,8 @@ policies) moves the miss ratio by hash noise, up to ~0.9 pp (arc_OLTP at 1 %).
 
 Parity (object counts, sizes 1, vs libCacheSim 0.3.5): fed the trace's own keys (as
 libCacheSim hashes obj_id), identical miss counts on every shared trace at 1 % and 10 % of
-unique objects where libCacheSim's window is >= 1 object; `fast.wtinylfu.hits_by_key` does
-the same at kernel speed.
+unique objects where libCacheSim's window is >= 1 object. `hashes_keys` tells the engine to
+feed the trace's keys, and the kernel in `fast/wtinylfu.py` hashes the same keys.
 """
 
 from __future__ import annotations
@@ -132,6 +132,7 @@ class CountingBloomFilter:
 
 class WTinyLFU(Policy):
     name = "wtinylfu"
+    hashes_keys = True  # the sketch hashes keys: identical results need identical keys
 
     def __init__(self, capacity: int, window: float = 0.01) -> None:
         super().__init__(capacity)
