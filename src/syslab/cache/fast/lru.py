@@ -1,9 +1,9 @@
 """LRU on dense ids: a doubly linked list, most recent at the head.
 
-Each id's links and size sit together in one row, `node[x] = (newer, older[, size])`, so a
-request touches one cache line of x's state instead of one per array; `newer == -2` marks an
-id that is not resident (no separate residency array). The list's ends live in locals.
-In byte mode the row is `(newer, older, size)`.
+Byte mode (`_lru`): each id's links and size sit together in one row, `node[x] = (newer,
+older, size)`, so a request touches one cache line of x's state instead of one per array;
+`newer == -2` marks an id that is not resident (no separate residency array). The list's
+ends live in locals.
 
 In count mode (every size 1) at most `capacity` objects are resident, so `_lru_count` keeps
 their links in a small slot table (`capacity` rows of int32, which stays in L2) and each id
