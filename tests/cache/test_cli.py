@@ -144,3 +144,71 @@ def test_analyze_and_mrc(txt_trace: Path, tmp_path: Path) -> None:
 
 def test_mrc_bad_shards_rate(txt_trace: Path) -> None:
     assert_one_line_error(syslab("cache", "mrc", "-t", str(txt_trace), "--shards", "2"), "shards")
+
+
+def test_generate_then_sim_with_sampling_and_bytes(tmp_path: Path) -> None:
+    trace = tmp_path / "g.oracleGeneral.bin"
+    result = syslab(
+        "cache",
+        "generate",
+        "-o",
+        str(trace),
+        "--requests",
+        "20000",
+        "--objects",
+        "2000",
+        "--sizes",
+        "lognormal",
+        "--seed",
+        "3",
+    )
+    assert result.returncode == 0, result.stderr
+    assert trace.stat().st_size == 20000 * 24
+    out = tmp_path / "r.jsonl"
+    result = syslab(
+        "cache",
+        "sim",
+        "-t",
+        str(trace),
+        "-p",
+        "lru,gdsf",
+        "-s",
+        "0.1",
+        "--bytes",
+        "--sample",
+        "0.5",
+        "--json",
+        str(out),
+    )
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert all(r["unit"] == "bytes" and r["requests"] < 20000 for r in records)
+    assert_one_line_error(syslab("cache", "generate", "-o", str(trace), "--alpha", "-1"), "alpha")
+
+
+def test_csv_column_mapping(tmp_path: Path) -> None:
+    csv = tmp_path / "t.csv"
+    csv.write_text("when,obj,bytes\n" + "".join(f"{i},{i % 7},{100 + i % 7}\n" for i in range(200)))
+    out = tmp_path / "r.jsonl"
+    result = syslab(
+        "cache",
+        "sim",
+        "-t",
+        str(csv),
+        "--key-column",
+        "obj",
+        "--size-column",
+        "2",
+        "-p",
+        "lru",
+        "-s",
+        "3",
+        "--json",
+        str(out),
+    )
+    assert result.returncode == 0, result.stderr
+    record = json.loads(out.read_text())
+    assert record["misses"] == 200 and record["bytes_requested"] == sum(
+        100 + i % 7 for i in range(200)
+    )
+    assert_one_line_error(syslab("cache", "sim", "-t", str(csv), "--key-column", "nope"), "nope")

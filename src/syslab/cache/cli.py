@@ -22,15 +22,16 @@ TRACE = typer.Option(
 FORMAT = typer.Option(
     None, "--format", "-f", help="Trace format; guessed from the name if omitted."
 )
+KEY_COLUMN = typer.Option(None, "--key-column", help="CSV: the key column (name or 0-based index).")
+SIZE_COLUMN = typer.Option(None, "--size-column", help="CSV: the size column (name or index).")
+SAMPLE = typer.Option(None, "--sample", help="Keep only this fraction of keys (SHARDS-style).")
 
 RESULT_COLUMNS = [
-    "trace",
     "policy",
     "size",
     "capacity",
     "miss_ratio",
     "byte_miss_ratio",
-    "requests",
     "misses",
     "impl",
     "seconds",
@@ -58,10 +59,21 @@ def parse_sizes(text: str) -> list[float | int]:
     return sizes
 
 
-def load(path: Path, fmt: str | None):
-    from syslab.cache.workloads import read_trace
+def load(
+    path: Path,
+    fmt: str | None,
+    key_column: str | None = None,
+    size_column: str | None = None,
+    sample: float | None = None,
+):
+    """Read a trace as the flags say; `sample` keeps a key-hash sample of it."""
+    from syslab.cache.workloads import read_trace, sample_keys
 
-    return read_trace(path, fmt)
+    def column(c: str | None) -> str | int | None:
+        return int(c) if c is not None and c.isdigit() else c
+
+    trace = read_trace(path, fmt, key_column=column(key_column), size_column=column(size_column))
+    return trace if sample is None else sample_keys(trace, sample)
 
 
 @app.command()
@@ -79,21 +91,25 @@ def sim(
         "auto", help="auto, fast (numba kernel) or reference (Python object)."
     ),
     json_out: Path = typer.Option(None, "--json", help="Append result records (JSON lines) here."),
+    key_column: str = KEY_COLUMN,
+    size_column: str = SIZE_COLUMN,
+    sample: float = SAMPLE,
 ) -> None:
     """Simulate policies at cache sizes over one trace."""
     if impl not in ("auto", "fast", "reference"):
         raise UserError(f"bad --impl {impl!r}: choose auto, fast or reference")
     policies, sizes = parse_policies(policy), parse_sizes(size)
-    data = load(trace, fmt)
+    data = load(trace, fmt, key_column, size_column, sample)
     records = [
         simulate(data, p, z, use_bytes=use_bytes, impl=impl).record()
         for z in sizes
         for p in policies
     ]
+    columns = [c for c in RESULT_COLUMNS if data.has_sizes or c != "byte_miss_ratio"]
     console.print(
         Table(
             f"{data.name}: {len(data):,} requests, {data.n_unique:,} objects",
-            RESULT_COLUMNS,
+            columns,
             records,
             RESULT_FORMATS,
         ).to_rich()
@@ -107,11 +123,14 @@ def analyze(
     trace: Path = TRACE,
     fmt: str = FORMAT,
     json_out: Path = typer.Option(None, "--json", help="Write the statistics (JSON lines) here."),
+    key_column: str = KEY_COLUMN,
+    size_column: str = SIZE_COLUMN,
+    sample: float = SAMPLE,
 ) -> None:
     """Workload statistics: one-hit wonders, reuse distances, popularity skew, family guess."""
     from syslab.cache.analysis import analyze as analyze_trace
 
-    stats = analyze_trace(load(trace, fmt)).to_record()
+    stats = analyze_trace(load(trace, fmt, key_column, size_column, sample)).to_record()
     hist = ("reuse_distance_log2_", "reuse_time_log2_")
     rows = [
         {"statistic": k, "value": v}
@@ -152,6 +171,8 @@ def mrc(
     shards: float = typer.Option(None, help="Approximate with SHARDS at this sampling rate."),
     use_bytes: bool = typer.Option(False, "--bytes", help="Byte-capacity LRU MRC."),
     plot: Path = typer.Option(None, help="Save the curve as PNG (and SVG) here."),
+    key_column: str = KEY_COLUMN,
+    size_column: str = SIZE_COLUMN,
 ) -> None:
     """One-pass LRU miss-ratio curve (exact from stack distances, or SHARDS-sampled)."""
     import numpy as np
@@ -163,7 +184,7 @@ def mrc(
         raise UserError(f"--shards must be a rate in (0, 1], got {shards}")
     if shards is not None and use_bytes:
         raise UserError("--shards and --bytes cannot be combined")
-    data = load(trace, fmt)
+    data = load(trace, fmt, key_column, size_column)
     caps = np.array([capacity_for(data, z, use_bytes) for z in parse_sizes(size)])
     if use_bytes:
         curve = mrcs.lru_byte_mrc(data, caps)
@@ -247,3 +268,38 @@ def compare(
         )
     for f in figures:
         console.print(f"wrote {f}")
+
+
+@app.command()
+def generate(
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Where to write (.bin: oracleGeneral; .txt)."
+    ),
+    requests: int = typer.Option(1_000_000, help="Number of requests."),
+    objects: int = typer.Option(100_000, help="Number of distinct objects in the Zipf body."),
+    alpha: float = typer.Option(1.0, help="Zipf skew."),
+    scan_fraction: float = typer.Option(0.0, help="Fraction of requests that are scans."),
+    loop: bool = typer.Option(False, help="Scans loop over the same key ranges."),
+    one_hit_fraction: float = typer.Option(0.0, help="Fraction of requests to one-hit wonders."),
+    sizes: str = typer.Option(None, help="Object sizes: fixed, lognormal or pareto."),
+    seed: int = typer.Option(0, help="Random seed (same seed, same trace)."),
+) -> None:
+    """Write a synthetic trace (Zipf body, scans or loops, one-hit wonders, sizes)."""
+    from syslab.cache.workloads import synthetic
+    from syslab.cache.workloads.readers import write_oracle, write_txt
+
+    trace = synthetic(
+        requests,
+        objects,
+        alpha,
+        scan_fraction=scan_fraction,
+        loop=loop,
+        one_hit_fraction=one_hit_fraction,
+        size_dist=sizes,
+        seed=seed,
+    )
+    if ".bin" in out.name:
+        write_oracle(trace, out)
+    else:
+        write_txt(trace, out)
+    console.print(f"wrote {out}: {len(trace):,} requests, {trace.n_unique:,} objects")
