@@ -58,10 +58,26 @@ def speed(res: dict, _sweep: list[dict]) -> str:
 def parity(res: dict, _sweep: list[dict]) -> str:
     p = res["parity"]
     rows = [
-        [name, s["cells"], s["ok"], f"{s['max_abs_diff_pp']:.3f}"]
+        [
+            name,
+            s["target"],
+            s["cells"],
+            s["identical"],
+            s["within_target"] if s["target"] != "-" else "-",
+            s["excluded"],
+            f"{s['max_abs_diff_pp']:.3f}",
+        ]
         for name, s in p["by_policy"].items()
     ]
-    cols = ["policy", "trace x size cells", "within target", "max |ours - libCacheSim| (pp)"]
+    cols = [
+        "policy",
+        "target",
+        "cells",
+        "identical misses",
+        "within target",
+        "excluded",
+        "max abs diff (pp)",
+    ]
     out = markdown(cols, rows)
     misses = [c for c in p["cells"] if c["ok"] is False]
     if misses:
