@@ -46,7 +46,7 @@ def speed(res: dict, _sweep: list[dict]) -> str:
     t = s["trace"]
     head = (
         f"{t['requests']:,} requests, Zipf alpha {t['alpha']}, {t['objects']:,} objects, "
-        f"cache {s['capacity']:,} objects, one core, best of 3 (libCacheSim: one run).\n\n"
+        f"cache {s['capacity']:,} objects, one core, best of 3 for both, interleaved.\n\n"
     )
     ref = "\n\nPython reference LRU (`Policy.request` per request): " + (
         f"{s['reference_lru_req_per_s'] / 1e6:.2f} M req/s."
@@ -130,11 +130,12 @@ def per_trace(_res: dict, sweep: list[dict]) -> str:
 
 
 def byte_mr(res: dict, _sweep: list[dict]) -> str:
-    rows = [
-        [r["trace"], r["size"], r["policy"], r["miss_ratio"], r["byte_miss_ratio"]]
-        for r in res["quality"]["byte_miss_ratio"]
-    ]
-    return markdown(["trace", "size", "policy", "miss ratio", "byte miss ratio"], rows)
+    """Byte miss ratio per (trace, size), a column per policy (object caches, sizes counted)."""
+    cells = {(r["trace"], r["size"], r["policy"]): r for r in res["quality"]["byte_miss_ratio"]}
+    policies = list(dict.fromkeys(p for _, _, p in cells))
+    keys = sorted({(t, z) for t, z, _ in cells}, key=lambda k: (k[0], float(k[1])))
+    rows = [[t, z, *(cells[(t, z, p)]["byte_miss_ratio"] for p in policies)] for t, z in keys]
+    return markdown(["trace", "size", *policies], rows)
 
 
 BLOCKS: dict[str, Callable[[dict, list[dict]], str]] = {

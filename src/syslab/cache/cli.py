@@ -245,15 +245,15 @@ def compare(
     write_jsonl(out / "results.jsonl", records)
     means = cmp.mean_relative(records)
     rows = [
-        {"policy": p} | {f"size {z}": means.get((p, str(z)), float("nan")) for z in sizes}
+        {"policy": p} | {f"{z}": means.get((p, str(z)), float("nan")) for z in sizes}
         for p in policies
     ]
     console.print(
         Table(
             "mean miss ratio relative to LRU (lower is better)",
-            ["policy", *(f"size {z}" for z in sizes)],
+            ["policy", *(f"{z}" for z in sizes)],
             rows,
-            dict.fromkeys((f"size {z}" for z in sizes), ".3f"),
+            dict.fromkeys((f"{z}" for z in sizes), ".3f"),
         ).to_rich()
     )
     figures = [
