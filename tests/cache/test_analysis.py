@@ -120,8 +120,12 @@ def test_family_guesses() -> None:
     assert analyze(Trace("t", mixed)).family == "scan/loop-heavy block"
     # a mostly-unique tail: many objects never come back
     rng = np.random.default_rng(0)
-    web = np.concatenate([zipf_trace(50_000, 5_000, 0.8, seed=1).keys,
-                          rng.permutation(np.arange(10**7, 10**7 + 30_000, 2, dtype=np.uint64))])
+    web = np.concatenate(
+        [
+            zipf_trace(50_000, 5_000, 0.8, seed=1).keys,
+            rng.permutation(np.arange(10**7, 10**7 + 30_000, 2, dtype=np.uint64)),
+        ]
+    )
     assert analyze(Trace("t", rng.permutation(web))).family == "web/CDN: many one-hit wonders"
 
 

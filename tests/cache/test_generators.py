@@ -19,9 +19,17 @@ def test_same_seed_same_trace_other_seed_differs() -> None:
     assert not np.array_equal(a.keys, c.keys)
 
 
-@pytest.mark.parametrize("options", [{}, {"one_hit_fraction": 0.3}, {"scan_fraction": 0.4},
-                                     {"scan_fraction": 0.5, "loop": True, "scan_length": 70},
-                                     {"scan_fraction": 1.0}, {"one_hit_fraction": 1.0}])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"one_hit_fraction": 0.3},
+        {"scan_fraction": 0.4},
+        {"scan_fraction": 0.5, "loop": True, "scan_length": 70},
+        {"scan_fraction": 1.0},
+        {"one_hit_fraction": 1.0},
+    ],
+)
 def test_requested_length(options: dict) -> None:
     trace = synthetic(12_345, 500, 0.8, **options)
     assert len(trace) == 12_345 and trace.keys.dtype == np.uint64
@@ -78,8 +86,15 @@ def test_loops_revisit_the_same_range() -> None:
 
 def test_sizes_are_per_object() -> None:
     for dist in ("fixed", "lognormal", "pareto"):
-        trace = synthetic(30_000, 2_000, 0.8, size_dist=dist, size_mean=1000,
-                          one_hit_fraction=0.1, scan_fraction=0.1)
+        trace = synthetic(
+            30_000,
+            2_000,
+            0.8,
+            size_dist=dist,
+            size_mean=1000,
+            one_hit_fraction=0.1,
+            scan_fraction=0.1,
+        )
         order = np.argsort(trace.keys, kind="stable")
         keys, sizes = trace.keys[order], trace.sizes[order]
         same = keys[1:] == keys[:-1]
@@ -98,11 +113,20 @@ def test_sizes_do_not_change_the_keys() -> None:
     assert np.array_equal(plain.keys, sized.keys) and plain.sizes is None
 
 
-@pytest.mark.parametrize("bad", [{"n_requests": 0}, {"n_objects": 0}, {"alpha": -1},
-                                 {"one_hit_fraction": 1.5}, {"scan_fraction": -0.1},
-                                 {"scan_fraction": 0.6, "one_hit_fraction": 0.6},
-                                 {"scan_length": 0}, {"size_dist": "weird"},
-                                 {"size_dist": "pareto", "size_shape": 1.0}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"n_requests": 0},
+        {"n_objects": 0},
+        {"alpha": -1},
+        {"one_hit_fraction": 1.5},
+        {"scan_fraction": -0.1},
+        {"scan_fraction": 0.6, "one_hit_fraction": 0.6},
+        {"scan_length": 0},
+        {"size_dist": "weird"},
+        {"size_dist": "pareto", "size_shape": 1.0},
+    ],
+)
 def test_bad_parameters(bad: dict) -> None:
     args = {"n_requests": 100, "n_objects": 10, "alpha": 1.0} | bad
     with pytest.raises(UserError):

@@ -52,8 +52,9 @@ def keys(trace: Trace) -> list[int]:
 
 @pytest.mark.parametrize("suffix", list(COMPRESSORS))
 def test_oracle_with_every_compression(tmp_path: Path, suffix: str) -> None:
-    path = write(tmp_path / f"t.oracleGeneral.bin{suffix}", oracle_bytes([7, 2**63 + 5, 7],
-                                                                         [100, 4096, 100]))
+    path = write(
+        tmp_path / f"t.oracleGeneral.bin{suffix}", oracle_bytes([7, 2**63 + 5, 7], [100, 4096, 100])
+    )
     trace = read_trace(path)
     assert keys(trace) == [7, 2**63 + 5, 7]
     assert trace.sizes.tolist() == [100, 4096, 100]
@@ -72,8 +73,9 @@ def test_lis_expands_runs_of_blocks(tmp_path: Path, suffix: str) -> None:
 
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 2**40), st.integers(1, 20)), min_size=1, max_size=30))
-def test_lis_matches_a_naive_expansion(tmp_path_factory: pytest.TempPathFactory,
-                                       runs: list[tuple[int, int]]) -> None:
+def test_lis_matches_a_naive_expansion(
+    tmp_path_factory: pytest.TempPathFactory, runs: list[tuple[int, int]]
+) -> None:
     path = tmp_path_factory.mktemp("lis") / "x.lis"
     path.write_text("".join(f"{start} {n} 0 {i}\n" for i, (start, n) in enumerate(runs)))
     assert keys(read_trace(path)) == [start + j for start, n in runs for j in range(n)]
@@ -81,8 +83,9 @@ def test_lis_matches_a_naive_expansion(tmp_path_factory: pytest.TempPathFactory,
 
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.integers(0, 2**64 - 1), min_size=1, max_size=50))
-def test_txt_round_trips_any_uint64(tmp_path_factory: pytest.TempPathFactory,
-                                    values: list[int]) -> None:
+def test_txt_round_trips_any_uint64(
+    tmp_path_factory: pytest.TempPathFactory, values: list[int]
+) -> None:
     path = tmp_path_factory.mktemp("txt") / "x.txt"
     write_txt(Trace("t", np.array(values, dtype=np.uint64)), path)
     assert keys(read_trace(path)) == values
@@ -145,10 +148,12 @@ def test_csv_without_size_column(tmp_path: Path) -> None:
 
 
 def test_tencent_key_is_photo_format_and_size_class(tmp_path: Path) -> None:
-    text = ("20160201164604 abcd 5 m 100 1 PHONE 1\n"
-            "20160201164604 abcd 5 b 300 1 PHONE 1\n"
-            "20160201164605 abcd 0 m 120 1 PHONE 1\n"
-            "20160201164606 abcd 5 m 100 0 PHONE 1\n")
+    text = (
+        "20160201164604 abcd 5 m 100 1 PHONE 1\n"
+        "20160201164604 abcd 5 b 300 1 PHONE 1\n"
+        "20160201164605 abcd 0 m 120 1 PHONE 1\n"
+        "20160201164606 abcd 5 m 100 0 PHONE 1\n"
+    )
     trace = read_trace(write(tmp_path / "tencent_photo.txt.bz2", text))
     k = keys(trace)
     assert k[0] == k[3] and len(set(k)) == 3
@@ -201,8 +206,11 @@ def test_write_oracle_round_trip(tmp_path: Path, suffix: str) -> None:
     write_oracle(trace, path)
     back = read_trace(path)
     assert keys(back) == keys(trace) and back.sizes.tolist() == trace.sizes.tolist()
-    raw = path.read_bytes() if not suffix else zstandard.ZstdDecompressor().decompressobj() \
-        .decompress(path.read_bytes())
+    raw = (
+        path.read_bytes()
+        if not suffix
+        else zstandard.ZstdDecompressor().decompressobj().decompress(path.read_bytes())
+    )
     # libCacheSim's next is the 1-based virtual time of the next request to the key
     assert np.frombuffer(raw, ORACLE_DTYPE)["next"].tolist() == [3, 5, -1, -1, -1]
 
@@ -267,8 +275,18 @@ def test_undetectable_format_suggests_flag(tmp_path: Path) -> None:
     assert_trace_error(write(tmp_path / "mystery.dat", "1\n"), "--format")
 
 
-@pytest.mark.parametrize("name", ["e.txt", "e.oracleGeneral.bin", "lirs_e.trace.gz", "e.csv",
-                                  "e.lis", "cache2k_e.trace.xz", "tencent_e.txt"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "e.txt",
+        "e.oracleGeneral.bin",
+        "lirs_e.trace.gz",
+        "e.csv",
+        "e.lis",
+        "cache2k_e.trace.xz",
+        "tencent_e.txt",
+    ],
+)
 def test_empty_file(tmp_path: Path, name: str) -> None:
     assert_trace_error(write(tmp_path / name, ""), "empty")
 
