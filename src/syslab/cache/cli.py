@@ -80,7 +80,9 @@ def load(
 def sim(
     trace: Path = TRACE,
     fmt: str = FORMAT,
-    policy: str = typer.Option("lru", "--policy", "-p", help="Comma-separated policies, or 'all'."),
+    policy: str = typer.Option(
+        "lru", "--policy", "-p", help=f"Comma-separated, or 'all': {', '.join(POLICIES)}."
+    ),
     size: str = typer.Option(
         "0.01,0.1", "--size", "-s", help="Fractions of unique objects (0.01, 1%) or counts (5000)."
     ),
@@ -222,7 +224,9 @@ def compare(
     ),
     fmt: str = FORMAT,
     synthetic: bool = typer.Option(False, help="Use the built-in synthetic suite instead."),
-    policy: str = typer.Option("all", "--policy", "-p", help="Comma-separated policies, or 'all'."),
+    policy: str = typer.Option(
+        "all", "--policy", "-p", help=f"Comma-separated, or 'all': {', '.join(POLICIES)}."
+    ),
     size: str = typer.Option("0.01,0.1", "--size", "-s", help="Cache sizes (fractions or counts)."),
     use_bytes: bool = typer.Option(False, "--bytes", help="Capacity in bytes."),
     workers: int = typer.Option(None, help="Worker processes (default: one per core)."),
