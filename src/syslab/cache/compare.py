@@ -64,17 +64,17 @@ def run_compare(
     workers: int | None = None,
 ) -> list[dict]:
     """Every (trace, policy, size) result as a record; one task per cell of the grid."""
-    # One task per (trace, size, policy); the tasks of one trace stay together so each worker
-    # reads a trace once (lru_cache above), and slow reference policies start first.
     tasks = [(s, p, z, use_bytes) for s in sources for z in sizes for p in policies]
-    weights = [0 if _is_fast(p) else 1 for (_, p, _, _) in tasks]
+    # Longest traces first, so the pool does not end waiting on one big trace.
+    weights = [_weight(s) for (s, _, _, _) in tasks]
     return sweep(_run, tasks, workers=workers, description="simulating", weights=weights)
 
 
-def _is_fast(policy: str) -> bool:
-    from syslab.cache.fast import FAST_POLICIES
-
-    return policy in FAST_POLICIES
+def _weight(source: TraceSource) -> float:
+    """Roughly how long a source takes to simulate: file bytes, or requests to generate."""
+    if source.path is not None:
+        return float(Path(source.path).stat().st_size)
+    return float(dict(source.synthetic).get("n_requests", 0))
 
 
 def relative_to(
