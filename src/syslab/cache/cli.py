@@ -12,6 +12,7 @@ from syslab.cache.policies import POLICIES, policy_class
 from syslab.common.errors import UserError
 from syslab.common.records import write_jsonl
 from syslab.common.report import Table
+from syslab.common.sweep import progress_bar
 
 app = typer.Typer(no_args_is_help=True, help="Trace-driven cache-eviction simulator.")
 console = Console()
@@ -102,11 +103,13 @@ def sim(
         raise UserError(f"bad --impl {impl!r}: choose auto, fast or reference")
     policies, sizes = parse_policies(policy), parse_sizes(size)
     data = load(trace, fmt, key_column, size_column, sample)
-    records = [
-        simulate(data, p, z, use_bytes=use_bytes, impl=impl).record()
-        for z in sizes
-        for p in policies
-    ]
+    records = []
+    with progress_bar() as progress:  # reference policies on big traces take a while
+        bar = progress.add_task("simulating", total=len(sizes) * len(policies))
+        for z in sizes:
+            for p in policies:
+                records.append(simulate(data, p, z, use_bytes=use_bytes, impl=impl).record())
+                progress.advance(bar)
     columns = [c for c in RESULT_COLUMNS if data.has_sizes or c != "byte_miss_ratio"]
     console.print(
         Table(
