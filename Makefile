@@ -3,9 +3,11 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
-EXTRAS := cache,dev
+EXTRAS := cache,cdn,dev
+# Real servers the CDN lab tests and benchmarks against (origins and baselines).
+APT_PACKAGES := nginx-light varnish wrk
 
-.PHONY: setup demo test lint bench-cache clean
+.PHONY: setup services demo test lint bench-cache bench-cdn clean
 
 setup: $(STAMP)
 
@@ -14,10 +16,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[$(EXTRAS)]'
 	@rm -f $(VENV)/.installed-* && touch $@
 
+# Installs the Debian packages when a binary is missing (CI runs as root; else via sudo).
+services:
+	@missing=""; for b in nginx varnishd wrk; do command -v $$b >/dev/null || [ -x /usr/sbin/$$b ] || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(APT_PACKAGES); \
+	fi
+
 demo: setup
 	$(BIN)/syslab tour
 
-test: setup
+test: setup services
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/pytest -n 2 tests
 

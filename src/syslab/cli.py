@@ -10,6 +10,7 @@ from rich.console import Console
 from typer.exceptions import TyperException
 
 from syslab.cache.cli import app as cache_app
+from syslab.cdn.cli import app as cdn_app
 from syslab.common.errors import UserError
 
 app = typer.Typer(
@@ -18,6 +19,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(cache_app, name="cache")
+app.add_typer(cdn_app, name="cdn")
 
 
 @app.command()
