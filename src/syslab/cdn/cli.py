@@ -2,9 +2,118 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+from urllib.parse import urlsplit
+
 import typer
+
+from syslab.common.errors import UserError
 
 app = typer.Typer(
     no_args_is_help=True,
     help="Self-hosted CDN: caching reverse proxy, tiers, push/purge, placement planning.",
 )
+
+
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1000,
+    "kb": 1000,
+    "kib": 1024,
+    "m": 10**6,
+    "mb": 10**6,
+    "mib": 2**20,
+    "g": 10**9,
+    "gb": 10**9,
+    "gib": 2**30,
+    "t": 10**12,
+    "tb": 10**12,
+    "tib": 2**40,
+}
+
+
+def parse_bytes(text: str) -> int:
+    """`1GiB`, `512MiB`, `10k`, `4096` → bytes; a one-line error otherwise."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", text)
+    if not m or m.group(2).lower() not in _UNITS:
+        raise UserError(f"bad byte size {text!r}: write e.g. 4096, 512MiB or 1GiB")
+    value = int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+    if value <= 0:
+        raise UserError(f"byte size must be positive, got {text!r}")
+    return value
+
+
+def _check_url(url: str, flag: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname or parts.path not in ("", "/"):
+        raise UserError(f"{flag} must be an http://HOST:PORT URL without a path, got {url!r}")
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as e:
+        raise UserError(f"{flag} has a bad port: {url!r}") from e
+    return url.rstrip("/")
+
+
+@app.command()
+def serve(
+    origin: str = typer.Option(..., help="Origin server, http://HOST:PORT."),
+    listen: str = typer.Option("127.0.0.1:8080", help="Address to listen on, HOST:PORT."),
+    capacity: str = typer.Option("1GiB", help="Memory tier size per worker (e.g. 512MiB)."),
+    policy: str = typer.Option("s3fifo", help="Eviction policy from the cache lab."),
+    parent: list[str] = typer.Option(
+        [], help="Parent node URL (repeat); chosen per key by rendezvous hashing."
+    ),
+    peer: list[str] = typer.Option([], help="Other node purges propagate to (repeat)."),
+    workers: int = typer.Option(1, min=1, max=256, help="Worker processes (SO_REUSEPORT)."),
+    name: str = typer.Option("syslab", help="Cache name in Cache-Status."),
+    admin_token: str = typer.Option(
+        None, envvar="SYSLAB_CDN_TOKEN", help="Token for the admin API (/.syslab/…)."
+    ),
+    disk: Path = typer.Option(None, help="Folder for the disk tier (survives restarts)."),
+    disk_capacity: str = typer.Option("10GiB", help="Disk tier size per worker."),
+    prefetch: int = typer.Option(
+        0, min=0, max=64, help="HLS/DASH: segments to fetch ahead (0: off)."
+    ),
+    timeout: float = typer.Option(10.0, min=0.01, help="Upstream connect/read timeout, seconds."),
+    max_object: str = typer.Option("64MiB", help="Largest response to store."),
+) -> None:
+    """Run a caching reverse proxy in front of ORIGIN."""
+    from syslab.cache.policies import POLICIES
+    from syslab.cdn.node import NodeConfig
+    from syslab.cdn.server import serve as run
+
+    if policy not in POLICIES or policy == "belady":
+        online = ", ".join(p for p in POLICIES if p != "belady")
+        raise UserError(f"unknown or offline policy {policy!r}; choose from {online}")
+    config = NodeConfig(
+        origin=_check_url(origin, "--origin"),
+        capacity=parse_bytes(capacity),
+        policy=policy,
+        name=name,
+        parents=[_check_url(p, "--parent") for p in parent],
+        peers=[_check_url(p, "--peer") for p in peer],
+        admin_token=admin_token,
+        timeout=timeout,
+        max_object=parse_bytes(max_object),
+        disk_path=str(disk) if disk else None,
+        disk_capacity=parse_bytes(disk_capacity),
+        prefetch_depth=prefetch,
+    )
+    run(config, listen, workers, announce=lambda line: print(line, flush=True))
+
+
+@app.command()
+def origin(
+    listen: str = typer.Option("127.0.0.1:8081", help="Address to listen on, HOST:PORT."),
+) -> None:
+    """Run the small test origin: /gen/NAME?size=N&cc=max-age=60 makes N-byte objects."""
+    from aiohttp import web
+
+    from syslab.cdn.origin import Origin
+    from syslab.cdn.server import parse_listen
+
+    host, port = parse_listen(listen)
+    print(f"syslab cdn origin on http://{host}:{port}", flush=True)
+    web.run_app(Origin(host, port).app(), host=host, port=port, print=None, access_log=None)

@@ -1,0 +1,124 @@
+"""The disk tier as the node sees it: stored responses written through to a `DiskStore`.
+
+Every stored response without Vary is also written to disk, from one worker thread so the
+event loop never waits on the disk and the (single-threaded) store sees one caller. After
+a restart a memory miss looks on disk first. Purges by tag or prefix cannot find objects
+on disk without reading them all, so they leave tombstones (persisted beside the objects):
+a loaded object stored before a matching tombstone is dropped instead of served.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from syslab.cdn.disk import DiskStore
+from syslab.cdn.rfc9111 import AgeClock, Headers, freshness_lifetime
+from syslab.cdn.store import StoredResponse
+
+TOMBSTONES = "tombstones.json"
+
+
+def to_record(obj: StoredResponse) -> dict[str, Any]:
+    return {
+        "url": obj.url,
+        "status": obj.status,
+        "headers": obj.headers.items,
+        "request_time": obj.clock.request_time,
+        "response_time": obj.clock.response_time,
+        "corrected_initial_age": obj.clock.corrected_initial_age,
+        "tags": list(obj.tags),
+    }
+
+
+def from_record(meta: dict[str, Any], body: bytes) -> StoredResponse:
+    headers = Headers((str(k), str(v)) for k, v in meta["headers"])
+    status = int(meta["status"])
+    return StoredResponse(
+        url=meta["url"],
+        variant=(),
+        status=status,
+        headers=headers,
+        body=body,
+        clock=AgeClock(
+            float(meta["request_time"]),
+            float(meta["response_time"]),
+            float(meta["corrected_initial_age"]),
+        ),
+        lifetime=freshness_lifetime(status, headers),
+        cc=headers.cache_control(),
+        tags=tuple(meta.get("tags", ())),
+    )
+
+
+class DiskTier:
+    def __init__(self, root: str | Path, capacity: int, policy: str = "lru") -> None:
+        self.root = Path(root)
+        self.store = DiskStore(self.root, capacity, policy)
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="syslab-disk")
+        self.tombstones: dict[str, dict[str, float]] = {"tags": {}, "prefixes": {}}
+        try:
+            loaded = json.loads((self.root / TOMBSTONES).read_text())
+            self.tombstones = {k: dict(loaded.get(k, {})) for k in ("tags", "prefixes")}
+        except (OSError, ValueError, AttributeError):
+            pass  # none yet, or unreadable: start without (objects stay verifiable)
+
+    async def load(self, url: str) -> StoredResponse | None:
+        loop = asyncio.get_running_loop()
+        found = await loop.run_in_executor(self.executor, self.store.get, url)
+        if found is None:
+            return None
+        meta, body = found
+        try:
+            obj = from_record(meta, body)
+        except (KeyError, TypeError, ValueError):
+            self.executor.submit(self.store.remove, url)
+            return None
+        if self._buried(obj):
+            self.executor.submit(self.store.remove, url)
+            return None
+        return obj
+
+    def save(self, obj: StoredResponse) -> None:
+        self.executor.submit(self.store.put, obj.url, to_record(obj), obj.body)
+
+    def remove(self, url: str) -> None:
+        self.executor.submit(self.store.remove, url)
+
+    def remove_prefix(self, prefix: str) -> None:
+        self._bury("prefixes", prefix)
+
+    def remove_tags(self, tags: list[str]) -> None:
+        for tag in tags:
+            self._bury("tags", tag)
+
+    def stats(self) -> dict[str, int]:
+        return self.store.stats()
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True)
+
+    def _bury(self, kind: str, name: str) -> None:
+        self.tombstones[kind][name] = time.time()
+        snapshot = json.dumps(self.tombstones)
+        self.executor.submit(self._write_tombstones, snapshot)
+
+    def _write_tombstones(self, text: str) -> None:
+        tmp = self.root / (TOMBSTONES + ".tmp")
+        try:
+            tmp.write_text(text)
+            os.replace(tmp, self.root / TOMBSTONES)
+        except OSError:
+            pass  # disk full: in-memory tombstones still protect this run
+
+    def _buried(self, obj: StoredResponse) -> bool:
+        stored_at = obj.clock.response_time
+        tags, prefixes = self.tombstones["tags"], self.tombstones["prefixes"]
+        if any(tags.get(t, 0.0) >= stored_at for t in obj.tags):
+            return True
+        return any(obj.url.startswith(p) and t >= stored_at for p, t in prefixes.items())

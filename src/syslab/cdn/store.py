@@ -1,0 +1,222 @@
+"""The memory tier: stored responses under a byte budget, evicted by a cache-lab policy.
+
+One object per (URL, variant). The eviction decision belongs to a `syslab.cache` policy —
+the very objects the simulator measures — driven in byte mode: a lookup is `request()` on
+a hit, an insert is `request()` on a miss (the policy admits and names victims through
+`on_evict`), a purge is `remove()`. Keys given to the policy are 64-bit hashes, which the
+hashing policies (W-TinyLFU) need and which keep the policy's memory small.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import xxhash
+
+from syslab.cache.policies import make_policy
+from syslab.cdn.rfc9111 import AgeClock, Headers
+
+# Per-object bookkeeping that the byte budget should count besides the body and headers.
+OBJECT_OVERHEAD = 256
+
+
+@dataclass(slots=True, eq=False)
+class StoredResponse:
+    """One cached response, with its serialised head ready for the hit fast path."""
+
+    url: str  # primary cache key: the request target (path and query)
+    variant: tuple[str, ...]  # normalised values of the Vary fields
+    status: int
+    headers: Headers  # end-to-end fields as stored (Age is computed per response)
+    body: bytes
+    clock: AgeClock
+    lifetime: float
+    cc: dict[str, str | None]
+    tags: tuple[str, ...] = ()
+    head: bytes = b""  # status line and fields, without Age/Cache-Status and the final CRLF
+    size: int = 0
+    always_revalidate: bool = False  # `no-cache` without field names: never served unchecked
+    #: Set when a newer copy replaced or purged this one; readers holding it re-check.
+    dead: bool = field(default=False)
+
+    def __post_init__(self) -> None:
+        if not self.head:
+            self.head = serialise_head(self.status, self.headers, len(self.body))
+        self.size = len(self.head) + len(self.body) + OBJECT_OVERHEAD
+        self.always_revalidate = "no-cache" in self.cc and self.cc["no-cache"] is None
+
+
+_REASONS = {
+    200: "OK",
+    203: "Non-Authoritative Information",
+    204: "No Content",
+    206: "Partial Content",
+    300: "Multiple Choices",
+    301: "Moved Permanently",
+    302: "Found",
+    304: "Not Modified",
+    307: "Temporary Redirect",
+    308: "Permanent Redirect",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    410: "Gone",
+    413: "Content Too Large",
+    414: "URI Too Long",
+    416: "Range Not Satisfiable",
+    431: "Request Header Fields Too Large",
+    500: "Internal Server Error",
+    501: "Not Implemented",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+
+
+def reason(status: int) -> str:
+    return _REASONS.get(status, "Unknown")
+
+
+# Framing is ours to set: the stored body is always sent whole with a Content-Length.
+_FRAMING = ("content-length", "transfer-encoding", "age", "connection", "keep-alive")
+
+
+def serialise_head(status: int, headers: Headers, body_length: int) -> bytes:
+    """Status line and fields for a full response of `body_length` bytes."""
+    lines = [f"HTTP/1.1 {status} {reason(status)}"]
+    lines += [f"{k}: {v}" for k, v in headers.without(_FRAMING).items]
+    lines.append(f"Content-Length: {body_length}")
+    return ("\r\n".join(lines) + "\r\n").encode("latin-1")
+
+
+def object_key(url: str, variant: tuple[str, ...]) -> int:
+    """The 64-bit key a policy sees for one stored object."""
+    return xxhash.xxh3_64_intdigest("\x00".join((url, *variant)).encode("utf-8", "surrogatepass"))
+
+
+class MemoryStore:
+    """Stored responses within `capacity` bytes; `policy` names a `syslab.cache` policy."""
+
+    def __init__(self, capacity: int, policy: str = "s3fifo") -> None:
+        self.policy = make_policy(policy, capacity)
+        self.policy.on_evict = self._on_evict
+        self.policy_name = policy
+        self.capacity = capacity
+        self._objects: dict[int, StoredResponse] = {}
+        # url → its Vary field names and the object keys of its variants.
+        self._urls: dict[str, tuple[tuple[str, ...], set[int]]] = {}
+        self._tags: dict[str, set[int]] = {}
+        self.evictions = 0
+        self.on_remove: Callable[[StoredResponse], None] | None = None
+
+    # -- lookups
+
+    def vary(self, url: str) -> tuple[str, ...] | None:
+        """The Vary fields stored for `url` (None when nothing is stored for it)."""
+        entry = self._urls.get(url)
+        return entry[0] if entry else None
+
+    def get(self, url: str, variant: tuple[str, ...] = ()) -> StoredResponse | None:
+        """The stored response, recording the access with the policy; None if absent."""
+        key = object_key(url, variant)
+        obj = self._objects.get(key)
+        if obj is None or obj.url != url or obj.variant != variant:
+            return None
+        self.policy.request(key, obj.size)
+        return obj
+
+    def touch(self, obj: StoredResponse) -> None:
+        """Tell the policy `obj` was just served (a hit)."""
+        if obj.dead:  # purged or replaced meanwhile: re-admitting it would leak its bytes
+            return
+        self.policy.request(object_key(obj.url, obj.variant), obj.size)
+
+    def peek(self, url: str, variant: tuple[str, ...] = ()) -> StoredResponse | None:
+        """Like `get` without telling the policy (for revalidation bookkeeping)."""
+        obj = self._objects.get(object_key(url, variant))
+        return obj if obj is not None and obj.url == url and obj.variant == variant else None
+
+    # -- updates
+
+    def put(self, obj: StoredResponse, vary: tuple[str, ...] = ()) -> bool:
+        """Store `obj` (replacing the same variant); False if the policy did not admit it."""
+        known = self._urls.get(obj.url)
+        if known is not None and known[0] != vary:
+            self.remove_url(obj.url)  # the origin changed its Vary: old variants are moot
+        key = object_key(obj.url, obj.variant)
+        if key in self._objects:
+            self._drop(key)
+        self.policy.request(key, obj.size)
+        if key not in self.policy:
+            return False
+        self._objects[key] = obj
+        self._urls.setdefault(obj.url, (vary, set()))[1].add(key)
+        for tag in obj.tags:
+            self._tags.setdefault(tag, set()).add(key)
+        return True
+
+    def remove_url(self, url: str) -> int:
+        """Purge every variant of `url`; returns how many objects went."""
+        entry = self._urls.get(url)
+        if entry is None:
+            return 0
+        keys = list(entry[1])
+        for key in keys:
+            self._drop(key)
+        return len(keys)
+
+    def remove_tag(self, tag: str) -> int:
+        """Purge every object the origin labelled with surrogate key `tag`."""
+        keys = list(self._tags.get(tag, ()))
+        for key in keys:
+            self._drop(key)
+        return len(keys)
+
+    def remove_prefix(self, prefix: str) -> int:
+        """Purge every URL starting with `prefix` (a scan: purges are rare, lookups are not)."""
+        urls = [u for u in self._urls if u.startswith(prefix)]
+        return sum(self.remove_url(u) for u in urls)
+
+    def clear(self) -> int:
+        return self.remove_prefix("")
+
+    # -- accounting
+
+    @property
+    def used(self) -> int:
+        return self.policy.used
+
+    def __len__(self) -> int:
+        return len(self._objects)
+
+    def __iter__(self) -> Iterator[StoredResponse]:
+        return iter(list(self._objects.values()))
+
+    def _drop(self, key: int) -> None:
+        self.policy.remove(key)
+        self._forget(key)
+
+    def _on_evict(self, key: int) -> None:
+        self.evictions += 1
+        self._forget(key)
+
+    def _forget(self, key: int) -> None:
+        obj = self._objects.pop(key, None)
+        if obj is None:
+            return
+        obj.dead = True
+        vary_keys = self._urls.get(obj.url)
+        if vary_keys is not None:
+            vary_keys[1].discard(key)
+            if not vary_keys[1]:
+                del self._urls[obj.url]
+        for tag in obj.tags:
+            tagged = self._tags.get(tag)
+            if tagged is not None:
+                tagged.discard(key)
+                if not tagged:
+                    del self._tags[tag]
+        if self.on_remove is not None:
+            self.on_remove(obj)
