@@ -8,6 +8,7 @@ admin calls — purge, push, stats — can reach its siblings.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -66,10 +67,9 @@ async def run_node(
     servers = [await loop.create_server(lambda: Connection(node), sock=s) for s in sockets]
     stop = stop or asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        try:
+        # not possible off the main thread (tests run nodes in threads): `stop` is set instead
+        with contextlib.suppress(RuntimeError, ValueError):
             loop.add_signal_handler(sig, stop.set)
-        except (RuntimeError, ValueError):  # not the main thread (tests run nodes in threads)
-            pass
     if ready is not None:
         ready(node)
     try:
