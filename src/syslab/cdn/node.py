@@ -83,6 +83,7 @@ class Node:
         self.disk = None
         self.prefetcher = None
         self.background: set[asyncio.Task] = set()
+        self.prefetch_slots = asyncio.Semaphore(16)
         self.siblings: list[str] = []  # internal URLs of this node's other worker processes
         from syslab.cdn.admin import Admin  # the admin API needs the node; keep imports one-way
 
@@ -575,9 +576,14 @@ class Node:
         """Manifest-aware prefetch: fetch the segments a viewer of `obj` will ask for next."""
         urls = self.prefetcher.on_response(obj.url, obj.headers.get("content-type"), obj.body)  # type: ignore[union-attr]
         for url in urls:
-            if self.store.vary(url) is None and url not in self.inflight:
+            # paths only: a manifest may name other hosts, which are not ours to fetch
+            if url.startswith("/") and self.store.vary(url) is None and url not in self.inflight:
                 self.metrics.counts["prefetches"] += 1
-                self.spawn(self.warm(url))
+                self.spawn(self._prefetch(url))
+
+    async def _prefetch(self, url: str) -> None:
+        async with self.prefetch_slots:  # bounded: prefetch must not starve real misses
+            await self.warm(url)
 
     def spawn(self, coro) -> asyncio.Task:  # type: ignore[no-untyped-def]
         task = asyncio.ensure_future(coro)
