@@ -77,6 +77,20 @@ class ARC(Policy):
         self.used += size
         return False
 
+    def remove(self, key: Hashable) -> bool:
+        # Not moved to B1/B2 and `p` is left alone: a later ghost hit would tell ARC that its
+        # own choice was wrong, and a purge is not ARC's choice.
+        if key in self._t1:
+            size = self._t1.pop(key)
+            self._t1_used -= size
+        elif key in self._t2:
+            size = self._t2.pop(key)
+            self._t2_used -= size
+        else:
+            return False
+        self.used -= size
+        return True
+
     def __contains__(self, key: Hashable) -> bool:
         return key in self._t1 or key in self._t2
 

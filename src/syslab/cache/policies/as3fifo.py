@@ -54,6 +54,18 @@ MAX_FREQ = 3
 MAX_RETURNS = MAX_FREQ + 1  # returns beyond this earn no more credit
 
 
+def _drop_dead(dead: dict[Hashable, int], key: Hashable) -> bool:
+    """True if this popped queue slot of `key` is a dead one (and count it as gone)."""
+    n = dead.get(key)
+    if n is None:
+        return False
+    if n == 1:
+        del dead[key]
+    else:
+        dead[key] = n - 1
+    return True
+
+
 class _Ghost:
     """Keys evicted from one queue, remembered while at most `span` units were evicted since.
 
@@ -109,6 +121,11 @@ class AS3FIFO(Policy):
         self._in_main: dict[Hashable, int] = {}
         self._freq: dict[Hashable, int] = {}
         self._returns: dict[Hashable, int] = {}  # resident key -> ghost returns in a row
+        # remove() leaves a key's queue slot behind (deque.remove would be O(n)): key -> how
+        # many dead slots it has in that queue. They always precede its live slot, since
+        # queues only grow at the tail, so the first slots of the key popped are the dead ones.
+        self._dead_small: dict[Hashable, int] = {}
+        self._dead_main: dict[Hashable, int] = {}
         self.used_small = 0
         self.used_main = 0
         span = c - c // 10  # each ghost remembers 90 % of capacity, like S3-FIFO's ghost
@@ -160,6 +177,8 @@ class AS3FIFO(Policy):
         """Pop S until one object leaves the cache; read ones move to M on the way."""
         while self._small:
             key = self._small.popleft()
+            if _drop_dead(self._dead_small, key):
+                continue
             size = self._in_small.pop(key)
             self.used_small -= size
             if self._freq[key] >= 1:
@@ -178,6 +197,8 @@ class AS3FIFO(Policy):
         """CLOCK over M: read objects go round again with one count less."""
         while True:
             key = self._main.popleft()
+            if _drop_dead(self._dead_main, key):
+                continue
             if self._freq[key] > 0:
                 self._freq[key] -= 1
                 self._main.append(key)
@@ -189,6 +210,31 @@ class AS3FIFO(Policy):
             self.ghost_main.add(key, size, self._returns.pop(key))
             self._evicted(key)
             return
+
+    def remove(self, key: Hashable) -> bool:
+        if key not in self._freq:
+            return False
+        # Not stamped into a ghost and T is left alone: ghosts are evidence about this
+        # policy's own evictions, and a purge is not one.
+        del self._freq[key], self._returns[key]
+        if key in self._in_small:
+            size = self._in_small.pop(key)
+            self.used_small -= size
+            queue, live, dead = self._small, self._in_small, self._dead_small
+        else:
+            size = self._in_main.pop(key)
+            self.used_main -= size
+            queue, live, dead = self._main, self._in_main, self._dead_main
+        self.used -= size
+        dead[key] = dead.get(key, 0) + 1
+        if len(queue) > 2 * len(live) + 64:
+            # Mostly dead slots (purges on a cache that rarely evicts): sweep them out, so
+            # memory stays O(residents); amortised O(1) per remove.
+            for _ in range(len(queue)):
+                k = queue.popleft()
+                if not _drop_dead(dead, k):
+                    queue.append(k)
+        return True
 
     def __contains__(self, key: Hashable) -> bool:
         return key in self._freq

@@ -20,6 +20,8 @@ class Policy(ABC):
     - On a miss the object is admitted unless `size > capacity` (it then bypasses the cache)
       or the policy's own admission rule says no; victims are evicted until it fits.
     - `on_evict`, if set, is called with each evicted key (a CDN frees the bytes).
+    - `remove(key)` forgets a resident object (a purge) without calling `on_evict`: the
+      caller asked for it, so it already knows. A later request for it is a cold miss.
     """
 
     name: ClassVar[str]
@@ -39,6 +41,16 @@ class Policy(ABC):
     @abstractmethod
     def request(self, key: Hashable, size: int = 1) -> bool:
         """Serve one request; True if it was a hit."""
+
+    @abstractmethod
+    def remove(self, key: Hashable) -> bool:
+        """Forget `key` (a purge): frees its size from `used`; True if it was resident.
+
+        Does not call `on_evict`. A purge is not an eviction decision, so policies neither put
+        the key in their ghost lists nor adapt to it (a ghost hit would claim "evicted too
+        early"); what they remember of earlier evictions and requests (ghosts, sketches) is
+        kept. Removing an absent key returns False and changes nothing.
+        """
 
     @abstractmethod
     def __contains__(self, key: Hashable) -> bool: ...

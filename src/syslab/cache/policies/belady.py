@@ -66,6 +66,12 @@ class Belady(Policy):
         self.used -= self._sizes.pop(key)
         self._evicted(key)
 
+    def remove(self, key: Hashable) -> bool:
+        raise NotImplementedError(
+            "belady is an offline policy replaying a fixed trace with its known future; "
+            "it cannot serve purges (use an online policy)"
+        )
+
     def __contains__(self, key: Hashable) -> bool:
         return key in self._sizes
 

@@ -44,6 +44,14 @@ class Clock(Policy):
         self.used -= sizes.pop(victim)
         self._evicted(victim)
 
+    def remove(self, key: Hashable) -> bool:
+        size = self._sizes.pop(key, None)
+        if size is None:
+            return False
+        self._referenced.discard(key)  # a re-admitted key must not inherit the bit
+        self.used -= size
+        return True
+
     def __contains__(self, key: Hashable) -> bool:
         return key in self._sizes
 

@@ -30,6 +30,13 @@ class FIFO(Policy):
         self.used += size
         return False
 
+    def remove(self, key: Hashable) -> bool:
+        size = self._sizes.pop(key, None)
+        if size is None:
+            return False
+        self.used -= size
+        return True
+
     def __contains__(self, key: Hashable) -> bool:
         return key in self._sizes
 

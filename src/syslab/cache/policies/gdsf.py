@@ -60,6 +60,16 @@ class GDSF(Policy):
         self.used -= self._sizes.pop(key)
         self._evicted(key)
 
+    def remove(self, key: Hashable) -> bool:
+        size = self._sizes.pop(key, None)
+        if size is None:
+            return False
+        # Its heap entry goes stale (no live sequence number) and _evict_one skips it; the
+        # inflation L stays, since L only rises with real evictions.
+        del self._seq[key], self._freq[key]
+        self.used -= size
+        return True
+
     def __contains__(self, key: Hashable) -> bool:
         return key in self._sizes
 

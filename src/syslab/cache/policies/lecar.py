@@ -88,6 +88,20 @@ class LeCaR(Policy):
         self.used += size
         return False
 
+    def remove(self, key: Hashable) -> bool:
+        size = self._lru.pop(key, None)
+        if size is None:
+            return False
+        # No history entry: regret on its return would punish an expert that did not choose
+        # it. `_min_freq` may now name an empty bucket; _lfu_victim skips ahead lazily.
+        f = self._freq.pop(key)
+        bucket = self._buckets[f]
+        del bucket[key]
+        if not bucket:
+            del self._buckets[f]
+        self.used -= size
+        return True
+
     def __contains__(self, key: Hashable) -> bool:
         return key in self._lru
 

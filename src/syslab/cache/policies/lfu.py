@@ -65,6 +65,15 @@ class LFU(Policy):
         self.used -= self._sizes.pop(victim)
         self._evicted(victim)
 
+    def remove(self, key: Hashable) -> bool:
+        size = self._sizes.pop(key, None)
+        if size is None:
+            return False
+        # An emptied bucket's frequency stays in the heap; _evict_one skips it lazily.
+        self._leave(key, self._freq.pop(key))
+        self.used -= size
+        return True
+
     def __contains__(self, key: Hashable) -> bool:
         return key in self._sizes
 

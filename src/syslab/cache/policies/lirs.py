@@ -99,6 +99,28 @@ class LIRS(Policy):
         self._limit_s()
         return False
 
+    def remove(self, key: Hashable) -> bool:
+        status = self._status.get(key)
+        if status is None or status == GHOST:
+            return False
+        # Forgotten entirely rather than left in S as a ghost: a ghost's next miss would make
+        # it LIR straight away, a reward for a reuse distance the purge cut short.
+        size = self._size.pop(key)
+        del self._status[key]
+        if status == LIR:
+            self._lir_used -= size  # the LIR share refills from new misses (warm-up rule)
+        else:
+            del self._q[key]
+        if key in self._s:
+            self._s.pop(key)
+            self._s_used -= size
+            # An LIR key may have been S's bottom; HIR entries now below the next LIR object
+            # must go, or S would claim they were reused sooner than some LIR object.
+            self._prune()
+        self._resident -= 1
+        self.used -= size
+        return True
+
     def __contains__(self, key: Hashable) -> bool:
         status = self._status.get(key)
         return status is not None and status != GHOST

@@ -130,6 +130,19 @@ class S3FIFO(Policy):
         self.used = self._small_used + self._main_used
         self._evicted(key)
 
+    def remove(self, key: Hashable) -> bool:
+        if key not in self._freq:
+            return False
+        # Not added to the ghost: a ghost hit sends the key straight to M, which a purge has
+        # not earned. `_has_evicted` stays as it is: a purge is not an eviction.
+        del self._freq[key]
+        if key in self._small:
+            self._small_used -= self._small.pop(key)
+        else:
+            self._main_used -= self._main.pop(key)
+        self.used = self._small_used + self._main_used
+        return True
+
     def __contains__(self, key: Hashable) -> bool:
         return key in self._freq
 

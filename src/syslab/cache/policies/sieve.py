@@ -73,6 +73,19 @@ class Sieve(Policy):
         self.used -= self._sizes.pop(hand)
         self._evicted(hand)
 
+    def remove(self, key: Hashable) -> bool:
+        size = self._sizes.pop(key, None)
+        if size is None:
+            return False
+        if self._hand == key:
+            # The hand moves on to the newer neighbour, exactly as after evicting this key
+            # (None: the next eviction starts from the tail).
+            self._hand = self._newer[key]
+        self._unlink(key)
+        self._visited.discard(key)
+        self.used -= size
+        return True
+
     def __contains__(self, key: Hashable) -> bool:
         return key in self._sizes
 

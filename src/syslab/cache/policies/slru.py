@@ -50,6 +50,16 @@ class SLRU(Policy):
         self.insert(key, size)
         return False
 
+    def remove(self, key: Hashable) -> bool:
+        i = self._where.pop(key, None)
+        if i is None:
+            return False
+        # The segment is left short; later inserts and promotions refill it, nothing moves now.
+        size = self._segs[i].pop(key)
+        self._seg_used[i] -= size
+        self.used -= size
+        return True
+
     def __contains__(self, key: Hashable) -> bool:
         return key in self._where
 

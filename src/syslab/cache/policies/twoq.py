@@ -62,6 +62,19 @@ class TwoQ(Policy):
         self.used += size
         return False
 
+    def remove(self, key: Hashable) -> bool:
+        # Not remembered in A1out: a ghost hit would promote the key to Am as proven reuse.
+        if key in self._a1in:
+            size = self._a1in.pop(key)
+            self._a1in_used -= size
+        elif key in self._am:
+            size = self._am.pop(key)
+            self._am_used -= size
+        else:
+            return False
+        self.used -= size
+        return True
+
     def __contains__(self, key: Hashable) -> bool:
         return key in self._a1in or key in self._am
 

@@ -169,6 +169,16 @@ class WTinyLFU(Policy):
         self.sketch.add(key)
         return False
 
+    def remove(self, key: Hashable) -> bool:
+        # The sketch keeps its counts: they estimate how popular the key is, which a purge
+        # does not change (and a counting Bloom filter cannot forget one key exactly anyway).
+        if key in self._window:
+            self._leave_window(key)
+        elif not self._main.remove(key):
+            return False
+        self.used = self._window_used + self._main.used
+        return True
+
     def __contains__(self, key: Hashable) -> bool:
         return key in self._window or key in self._main
 
