@@ -14,7 +14,6 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable
-from dataclasses import dataclass
 from typing import Protocol as TypingProtocol
 
 import httptools
@@ -48,16 +47,51 @@ SPECIAL_FIELDS = frozenset(
 )
 
 
-@dataclass(slots=True)
 class Request:
-    method: str
-    target: str
-    headers: Headers
-    body: bytes
-    http10: bool
-    keep_alive: bool
-    started: float
-    plain: bool  # no field in SPECIAL_FIELDS: eligible for the simplest hit
+    """One parsed request; fields are decoded only when someone asks for `headers`."""
+
+    __slots__ = (
+        "method",
+        "target",
+        "raw",
+        "body",
+        "http10",
+        "keep_alive",
+        "started",
+        "plain",
+        "_headers",
+    )
+
+    def __init__(
+        self,
+        method: str,
+        target: str,
+        headers: Headers | list[tuple[bytes, bytes]],
+        body: bytes,
+        http10: bool,
+        keep_alive: bool,
+        started: float,
+        plain: bool,
+    ) -> None:
+        self.method = method
+        self.target = target
+        self.body = body
+        self.http10 = http10
+        self.keep_alive = keep_alive
+        self.started = started
+        self.plain = plain  # no field in SPECIAL_FIELDS: eligible for the simplest hit
+        if isinstance(headers, Headers):
+            self._headers: Headers | None = headers
+            self.raw: list[tuple[bytes, bytes]] = []
+        else:
+            self._headers = None
+            self.raw = headers
+
+    @property
+    def headers(self) -> Headers:
+        if self._headers is None:
+            self._headers = Headers((k.decode("latin-1"), v.decode("latin-1")) for k, v in self.raw)
+        return self._headers
 
 
 class Handler(TypingProtocol):
@@ -125,7 +159,7 @@ class Connection(asyncio.Protocol):
 
     def _reset(self) -> None:
         self.url = b""
-        self.fields: list[tuple[str, str]] = []
+        self.fields: list[tuple[bytes, bytes]] = []
         self.header_bytes = 0
         self.body: list[bytes] = []
         self.body_size = 0
@@ -181,7 +215,7 @@ class Connection(asyncio.Protocol):
             raise HttpError(431, "request header fields too large")
         if self.plain and name.lower() in SPECIAL_FIELDS:
             self.plain = False
-        self.fields.append((name.decode("latin-1"), value.decode("latin-1")))
+        self.fields.append((name, value))
 
     def on_body(self, body: bytes) -> None:
         self.body_size += len(body)
@@ -194,8 +228,8 @@ class Connection(asyncio.Protocol):
         request = Request(
             method=parser.get_method().decode("ascii", "replace"),
             target=self.url.decode("latin-1"),
-            headers=Headers(self.fields),
-            body=b"".join(self.body),
+            headers=self.fields,
+            body=b"".join(self.body) if self.body else b"",
             http10=parser.get_http_version() == "1.0",
             keep_alive=parser.should_keep_alive(),
             started=self.started,

@@ -124,11 +124,11 @@ class Node:
         if method != "GET" and method != "HEAD":
             return None
         url = request.target
-        vary = self.store.vary(url)
-        if vary is None:
+        entry = self.store.entry(url)
+        if entry is None:
             return None
-        variant = http.variant_key(vary, request.headers) if vary else ()
-        obj = self.store.peek(url, variant)
+        vary, variants = entry
+        obj = variants.get(http.variant_key(vary, request.headers) if vary else ())
         if obj is None:
             return None
         now = time.time()

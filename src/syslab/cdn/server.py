@@ -64,7 +64,9 @@ async def run_node(
     node = Node(config)
     node.siblings = siblings
     await node.start()
-    servers = [await loop.create_server(lambda: Connection(node), sock=s) for s in sockets]
+    servers = [
+        await loop.create_server(lambda: Connection(node), sock=s, backlog=4096) for s in sockets
+    ]
     stop = stop or asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         # not possible off the main thread (tests run nodes in threads): `stop` is set instead

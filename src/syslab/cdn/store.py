@@ -36,6 +36,7 @@ class StoredResponse:
     tags: tuple[str, ...] = ()
     head: bytes = b""  # status line and fields, without Age/Cache-Status and the final CRLF
     size: int = 0
+    key: int = 0  # the policy's key, set when stored
     always_revalidate: bool = False  # `no-cache` without field names: never served unchecked
     #: Set when a newer copy replaced or purged this one; readers holding it re-check.
     dead: bool = field(default=False)
@@ -104,14 +105,20 @@ class MemoryStore:
         self.policy.on_evict = self._on_evict
         self.policy_name = policy
         self.capacity = capacity
-        self._objects: dict[int, StoredResponse] = {}
-        # url → its Vary field names and the object keys of its variants.
-        self._urls: dict[str, tuple[tuple[str, ...], set[int]]] = {}
+        self._objects: dict[int, StoredResponse] = {}  # policy key → object
+        # url → (its Vary field names, {variant: object}); the hit path's one dict lookup.
+        self._urls: dict[str, tuple[tuple[str, ...], dict[tuple[str, ...], StoredResponse]]] = {}
         self._tags: dict[str, set[int]] = {}
         self.evictions = 0
         self.on_remove: Callable[[StoredResponse], None] | None = None
 
     # -- lookups
+
+    def entry(
+        self, url: str
+    ) -> tuple[tuple[str, ...], dict[tuple[str, ...], StoredResponse]] | None:
+        """(Vary fields, variants) stored for `url`, or None."""
+        return self._urls.get(url)
 
     def vary(self, url: str) -> tuple[str, ...] | None:
         """The Vary fields stored for `url` (None when nothing is stored for it)."""
@@ -120,23 +127,21 @@ class MemoryStore:
 
     def get(self, url: str, variant: tuple[str, ...] = ()) -> StoredResponse | None:
         """The stored response, recording the access with the policy; None if absent."""
-        key = object_key(url, variant)
-        obj = self._objects.get(key)
-        if obj is None or obj.url != url or obj.variant != variant:
-            return None
-        self.policy.request(key, obj.size)
+        obj = self.peek(url, variant)
+        if obj is not None:
+            self.policy.request(obj.key, obj.size)
         return obj
 
     def touch(self, obj: StoredResponse) -> None:
         """Tell the policy `obj` was just served (a hit)."""
         if obj.dead:  # purged or replaced meanwhile: re-admitting it would leak its bytes
             return
-        self.policy.request(object_key(obj.url, obj.variant), obj.size)
+        self.policy.request(obj.key, obj.size)
 
     def peek(self, url: str, variant: tuple[str, ...] = ()) -> StoredResponse | None:
         """Like `get` without telling the policy (for revalidation bookkeeping)."""
-        obj = self._objects.get(object_key(url, variant))
-        return obj if obj is not None and obj.url == url and obj.variant == variant else None
+        entry = self._urls.get(url)
+        return entry[1].get(variant) if entry is not None else None
 
     # -- updates
 
@@ -145,14 +150,14 @@ class MemoryStore:
         known = self._urls.get(obj.url)
         if known is not None and known[0] != vary:
             self.remove_url(obj.url)  # the origin changed its Vary: old variants are moot
-        key = object_key(obj.url, obj.variant)
-        if key in self._objects:
+        obj.key = key = object_key(obj.url, obj.variant)
+        if key in self._objects:  # the same variant (or, once in 2^64, another object)
             self._drop(key)
         self.policy.request(key, obj.size)
         if key not in self.policy:
             return False
         self._objects[key] = obj
-        self._urls.setdefault(obj.url, (vary, set()))[1].add(key)
+        self._urls.setdefault(obj.url, (vary, {}))[1][obj.variant] = obj
         for tag in obj.tags:
             self._tags.setdefault(tag, set()).add(key)
         return True
@@ -162,7 +167,7 @@ class MemoryStore:
         entry = self._urls.get(url)
         if entry is None:
             return 0
-        keys = list(entry[1])
+        keys = [obj.key for obj in entry[1].values()]
         for key in keys:
             self._drop(key)
         return len(keys)
@@ -207,10 +212,10 @@ class MemoryStore:
         if obj is None:
             return
         obj.dead = True
-        vary_keys = self._urls.get(obj.url)
-        if vary_keys is not None:
-            vary_keys[1].discard(key)
-            if not vary_keys[1]:
+        entry = self._urls.get(obj.url)
+        if entry is not None and entry[1].get(obj.variant) is obj:
+            del entry[1][obj.variant]
+            if not entry[1]:
                 del self._urls[obj.url]
         for tag in obj.tags:
             tagged = self._tags.get(tag)
