@@ -143,10 +143,12 @@ class BackgroundNode:
         return out[0]
 
     def __exit__(self, *exc: object) -> None:
-        if self._loop is not None and self._stop is not None:
+        if self._thread is None:  # already stopped: exiting twice is harmless
+            return
+        if self._loop is not None and self._stop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._stop.set)
-        if self._thread is not None:
-            self._thread.join(10)
+        self._thread.join(10)
+        self._thread = None
 
 
 def _worker(config: NodeConfig, host: str, port: int, internal: list[int], index: int) -> None:
