@@ -13,6 +13,7 @@ from syslab.common.report import Section, write_html
 LABS = ("cache", "cdn", "sched", "edge", "train", "video", "txn", "trace", "cc", "memory")
 TOURS: dict[str, str] = {
     "cache": "syslab.cache.tour:tour",
+    "cdn": "syslab.cdn.tour:tour",
 }
 
 

@@ -39,8 +39,10 @@ def generated_body(name: str, size: int) -> bytes:
 class Origin:
     """An aiohttp origin on a background thread: `with Origin() as o: o.url …`."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, delay: float = 0.0) -> None:
         self.host, self.port = host, port
+        self.delay = delay  # added to every answer: an origin that is far away
+        self.bytes_sent = 0
         self.routes: dict[str, Route] = {}
         self.hits: Counter[str] = Counter()  # requests received per path (with query)
         self.requests: list[web.Request] = []
@@ -83,8 +85,8 @@ class Origin:
                     status=404, text="not found", headers={"Cache-Control": "max-age=60"}
                 )
             route = self._generated(request)
-        if route.delay:
-            await asyncio.sleep(route.delay)
+        if route.delay or self.delay:
+            await asyncio.sleep(route.delay + self.delay)
         headers = dict(route.headers)
         etag = headers.get("ETag")
         inm = request.headers.get("If-None-Match")
@@ -97,6 +99,7 @@ class Origin:
         if request.method == "HEAD":
             headers["Content-Length"] = str(len(route.body))
             return web.Response(status=route.status, headers=headers)
+        self.bytes_sent += len(route.body)
         return web.Response(status=route.status, body=route.body, headers=headers)
 
     def _generated(self, request: web.Request) -> Route:
