@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from syslab.cdn import rfc9111 as http
 from syslab.cdn.http1 import Request, error_response
 from syslab.cdn.metrics import Metrics
 from syslab.cdn.rfc9111 import Headers
+from syslab.cdn.slices import Slicer
 from syslab.cdn.store import MemoryStore, StoredResponse, reason
 from syslab.cdn.upstream import Upstream, UpstreamError, UpstreamResponse
 
@@ -56,6 +58,7 @@ class NodeConfig:
     disk_path: str | None = None
     disk_capacity: int = 10 << 30
     prefetch_depth: int = 0
+    slice_size: int = 1 << 20  # objects above this are stored in slices (0: never)
     health_interval: float = 0.25
 
 
@@ -84,6 +87,7 @@ class Node:
         self.prefetcher = None
         self.background: set[asyncio.Task] = set()
         self.prefetch_slots = asyncio.Semaphore(16)
+        self.slicer = Slicer(self, config.slice_size) if config.slice_size > 0 else None
         self.siblings: list[str] = []  # internal URLs of this node's other worker processes
         from syslab.cdn.admin import Admin  # the admin API needs the node; keep imports one-way
 
@@ -129,7 +133,7 @@ class Node:
             return None
         vary, variants = entry
         obj = variants.get(http.variant_key(vary, request.headers) if vary else ())
-        if obj is None:
+        if obj is None or obj.sliced:
             return None
         now = time.time()
         age = obj.clock.current_age(now)
@@ -185,6 +189,12 @@ class Node:
             fwd = "vary-miss" if vary else "uri-miss"
             if "only-if-cached" in request.headers.cache_control():
                 return self.simple(504, "not cached (only-if-cached)", request, fwd)
+            if self.slicer is not None and "range" in request.headers and request.method == "GET":
+                head = await self.slicer.range_miss(request)
+                if head is not None:  # a large object: fetch only the slices asked for
+                    self.metrics.counts["misses"] += 1
+                    member = http.cache_status(self.name, fwd=fwd, fwd_status=206, stored=True)
+                    return await self.answer(head, request, 0.0, member)
             return await self.miss(request, fwd)
         now = time.time()
         age = obj.clock.current_age(now)
@@ -193,7 +203,7 @@ class Node:
             self.store.touch(obj)
             self.metrics.counts["hits"] += 1
             member = http.cache_status(self.name, hit=True, ttl=int(obj.lifetime - age))
-            return self.from_store(obj, request, age, member)
+            return await self.answer(obj, request, age, member)
         if decision.action == "stale":
             self.store.touch(obj)
             self.metrics.counts["stale_hits"] += 1
@@ -201,7 +211,7 @@ class Node:
             member = http.cache_status(
                 self.name, hit=True, ttl=int(obj.lifetime - age), detail="stale-while-revalidate"
             )
-            return self.from_store(obj, request, age, member)
+            return await self.answer(obj, request, age, member)
         return await self.revalidate(request, obj, decision.detail)
 
     async def miss(self, request: Request, fwd: str) -> bytes:
@@ -240,7 +250,7 @@ class Node:
                     ttl=int(obj.lifetime - age),
                     detail="stale-if-error",
                 )
-                return self.from_store(obj, request, age, member)
+                return await self.answer(obj, request, age, member)
         if (
             fetched.stored is not None
             and fetched.response is not None
@@ -249,8 +259,33 @@ class Node:
             self.metrics.counts["revalidated"] += 1
             fresh = fetched.stored
             member = http.cache_status(self.name, fwd=fwd, fwd_status=304, ttl=int(fresh.lifetime))
-            return self.from_store(fresh, request, fresh.clock.current_age(now), member)
+            return await self.answer(fresh, request, fresh.clock.current_age(now), member)
         return self.from_fetch(fetched, request, fwd)
+
+    async def answer(self, obj: StoredResponse, request: Request, age: float, member: str) -> bytes:
+        """`from_store`, for sliced objects too (which may need slices fetched first)."""
+        if obj.sliced and self.slicer is not None:
+            try:
+                return await self.slicer.serve(obj, request, age, member)
+            except UpstreamError as e:
+                return self.simple(e.status, e.detail, request, "miss")
+        return self.from_store(obj, request, age, member)
+
+    def store_fetched(self, url: str, response: UpstreamResponse) -> StoredResponse:
+        """Store a whole 200 fetched for `url`; the response as an object to answer from."""
+        request = Request("GET", url, Headers(), b"", False, True, 0.0, True)
+        whole, _why = self._store(request, response)
+        if whole is not None:
+            return whole
+        return self.make(
+            url,
+            (),
+            response.status,
+            http.end_to_end(response.headers),
+            response.body,
+            response.request_time,
+            response.response_time,
+        )
 
     def refresh_in_background(self, request: Request, obj: StoredResponse) -> None:
         """stale-while-revalidate: one background revalidation per URL at a time."""
@@ -321,7 +356,7 @@ class Node:
         if "date" not in headers:  # RFC 9110 §6.6.1: a cache must add Date when missing
             headers.items.append(("Date", http.http_date(response.response_time)))
         vary = http.vary_fields(headers) or ()
-        obj = self._make(
+        obj = self.make(
             request.target,
             http.variant_key(vary, request.headers),
             response.status,
@@ -330,6 +365,17 @@ class Node:
             response.request_time,
             response.response_time,
         )
+        if (
+            self.slicer is not None
+            and not vary
+            and obj.status == 200
+            and len(obj.body) > self.slicer.size
+        ):
+            # stored as head + slices; this request (and its waiters) use the whole body
+            if self.slicer.store_whole(obj) is None:
+                return None, "not-admitted"
+            self.metrics.counts["stored"] += 1
+            return obj, ""
         if not self.store.put(obj, vary):
             return None, "not-admitted"
         self.metrics.counts["stored"] += 1
@@ -345,7 +391,7 @@ class Node:
             self.store.remove_url(stored.url)
             return None
         headers = http.update_from_304(stored.headers, response.headers)
-        obj = self._make(
+        obj = self.make(
             stored.url,
             stored.variant,
             stored.status,
@@ -354,14 +400,16 @@ class Node:
             response.request_time,
             response.response_time,
         )
+        if stored.sliced and self.slicer is not None:
+            obj = self.slicer._head_like(obj, stored.sliced)  # the slices stay valid (same ETag)
         vary = self.store.vary(stored.url) or ()
         if not self.store.put(obj, vary):
             return None
-        if self.disk is not None and not vary:
+        if self.disk is not None and not vary and not obj.sliced:
             self.disk.save(obj)
         return obj
 
-    def _make(
+    def make(
         self,
         url: str,
         variant: tuple[str, ...],
@@ -484,21 +532,36 @@ class Node:
         member: str,
         age: float,
     ) -> bytes:
-        total = len(obj.body)
-        base = obj.headers.without(
+        body = obj.body
+        return self.partial(
+            obj.headers, len(body), lambda a, b: body[a : b + 1], ranges, request, member, age
+        )
+
+    def partial(
+        self,
+        headers: Headers,
+        total: int,
+        read: Callable[[int, int], bytes],
+        ranges: list[tuple[int, int]],
+        request: Request,
+        member: str,
+        age: float,
+    ) -> bytes:
+        """A 206 for `ranges` of a `total`-byte representation; `read(first, last)` gives bytes."""
+        base = headers.without(
             ("content-range", "content-type") if len(ranges) > 1 else ("content-range",)
         )
         if len(ranges) == 1:
             first, last = ranges[0]
             base.items.append(("Content-Range", f"bytes {first}-{last}/{total}"))
-            return self.build(206, base, obj.body[first : last + 1], request, member, age=age)
-        boundary = f"syslab-{id(obj):x}-{int(time.time() * 1e6):x}"
-        ctype = obj.headers.get("content-type")
+            return self.build(206, base, read(first, last), request, member, age=age)
+        boundary = f"syslab-{id(headers):x}-{int(time.time() * 1e6):x}"
+        ctype = headers.get("content-type")
         parts = []
         for first, last in ranges:
             part = f"--{boundary}\r\n" + (f"Content-Type: {ctype}\r\n" if ctype else "")
             part += f"Content-Range: bytes {first}-{last}/{total}\r\n\r\n"
-            parts += [part.encode(), obj.body[first : last + 1], b"\r\n"]
+            parts += [part.encode(), read(first, last), b"\r\n"]
         parts.append(f"--{boundary}--\r\n".encode())
         base.items.append(("Content-Type", f"multipart/byteranges; boundary={boundary}"))
         return self.build(206, base, b"".join(parts), request, member, age=age)

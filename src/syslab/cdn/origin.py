@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from syslab.cdn.rfc9111 import http_date
+from syslab.cdn.rfc9111 import http_date, parse_range
 
 EPOCH = 1_700_000_000.0  # a fixed Last-Modified, so generated objects revalidate to 304
 
@@ -39,8 +39,12 @@ def generated_body(name: str, size: int) -> bytes:
 class Origin:
     """An aiohttp origin on a background thread: `with Origin() as o: o.url …`."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, delay: float = 0.0) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, delay: float = 0.0, ranges: bool = True
+    ) -> None:
         self.host, self.port = host, port
+        self.ranges = ranges  # answer single byte ranges with 206, as file servers do
+        self.range_requests: list[tuple[str, str]] = []
         self.delay = delay  # added to every answer: an origin that is far away
         self.bytes_sent = 0
         self.routes: dict[str, Route] = {}
@@ -99,8 +103,31 @@ class Origin:
         if request.method == "HEAD":
             headers["Content-Length"] = str(len(route.body))
             return web.Response(status=route.status, headers=headers)
-        self.bytes_sent += len(route.body)
-        return web.Response(status=route.status, body=route.body, headers=headers)
+        body, status = route.body, route.status
+        part = self._range(request, headers, body) if status == 200 and self.ranges else None
+        if part is not None:
+            status, body = 206, part
+        self.bytes_sent += len(body)
+        return web.Response(status=status, body=body, headers=headers)
+
+    def _range(self, request: web.Request, headers: dict[str, str], body: bytes) -> bytes | None:
+        """One `bytes=a-b` range, honouring If-Range (RFC 9110 §14); None: send it all."""
+        value = request.headers.get("Range")
+        if not value:
+            return None
+        self.range_requests.append((request.path_qs, value))
+        if_range = request.headers.get("If-Range")
+        if if_range is not None and if_range not in (
+            headers.get("ETag"),
+            headers.get("Last-Modified"),
+        ):
+            return None
+        ranges = parse_range(value, len(body))
+        if not ranges or len(ranges) != 1:
+            return None
+        first, last = ranges[0]
+        headers["Content-Range"] = f"bytes {first}-{last}/{len(body)}"
+        return body[first : last + 1]
 
     def _generated(self, request: web.Request) -> Route:
         q = request.query

@@ -421,10 +421,10 @@ def parse_range(value: str | None, length: int) -> list[tuple[int, int]] | None:
                 ranges.append((max(0, length - suffix), length - 1))
             else:
                 start = int(first)
-                end = int(last) if last else length - 1
-                if end < start:
-                    return None
-                if start < length:
+                if last and int(last) < start:
+                    return None  # invalid syntax: ignore the header
+                if start < length:  # else unsatisfiable: skipped, maybe leaving [] (→ 416)
+                    end = int(last) if last else length - 1
                     ranges.append((start, min(end, length - 1)))
         except ValueError:
             return None

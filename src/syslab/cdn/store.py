@@ -36,14 +36,16 @@ class StoredResponse:
     tags: tuple[str, ...] = ()
     head: bytes = b""  # status line and fields, without Age/Cache-Status and the final CRLF
     size: int = 0
-    key: int = 0  # the policy's key, set when stored
+    key: int = 0  # the policy's key, set when stored (0: not stored)
+    sliced: int = 0  # >0: the body (this many bytes) is stored in slices, see slices.py
     always_revalidate: bool = False  # `no-cache` without field names: never served unchecked
     #: Set when a newer copy replaced or purged this one; readers holding it re-check.
     dead: bool = field(default=False)
 
     def __post_init__(self) -> None:
         if not self.head:
-            self.head = serialise_head(self.status, self.headers, len(self.body))
+            length = self.sliced or len(self.body)
+            self.head = serialise_head(self.status, self.headers, length)
         self.size = len(self.head) + len(self.body) + OBJECT_OVERHEAD
         self.always_revalidate = "no-cache" in self.cc and self.cc["no-cache"] is None
 
@@ -109,6 +111,8 @@ class MemoryStore:
         # url → (its Vary field names, {variant: object}); the hit path's one dict lookup.
         self._urls: dict[str, tuple[tuple[str, ...], dict[tuple[str, ...], StoredResponse]]] = {}
         self._tags: dict[str, set[int]] = {}
+        # url → stored URLs derived from it ("url\0slice=3"), purged with it
+        self._children: dict[str, set[str]] = {}
         self.evictions = 0
         self.on_remove: Callable[[StoredResponse], None] | None = None
 
@@ -134,7 +138,7 @@ class MemoryStore:
 
     def touch(self, obj: StoredResponse) -> None:
         """Tell the policy `obj` was just served (a hit)."""
-        if obj.dead:  # purged or replaced meanwhile: re-admitting it would leak its bytes
+        if obj.dead or not obj.key:  # gone, or never stored: re-admitting it would leak bytes
             return
         self.policy.request(obj.key, obj.size)
 
@@ -158,6 +162,9 @@ class MemoryStore:
             return False
         self._objects[key] = obj
         self._urls.setdefault(obj.url, (vary, {}))[1][obj.variant] = obj
+        parent, nul, _ = obj.url.partition("\x00")
+        if nul:
+            self._children.setdefault(parent, set()).add(obj.url)
         for tag in obj.tags:
             self._tags.setdefault(tag, set()).add(key)
         return True
@@ -165,9 +172,9 @@ class MemoryStore:
     def remove_url(self, url: str) -> int:
         """Purge every variant of `url`; returns how many objects went."""
         entry = self._urls.get(url)
-        if entry is None:
-            return 0
-        keys = [obj.key for obj in entry[1].values()]
+        keys = [obj.key for obj in entry[1].values()] if entry is not None else []
+        for child in list(self._children.get(url, ())):
+            keys += [obj.key for obj in self._urls.get(child, ((), {}))[1].values()]
         for key in keys:
             self._drop(key)
         return len(keys)
@@ -217,6 +224,12 @@ class MemoryStore:
             del entry[1][obj.variant]
             if not entry[1]:
                 del self._urls[obj.url]
+                parent, nul, _ = obj.url.partition("\x00")
+                children = self._children.get(parent) if nul else None
+                if children is not None:
+                    children.discard(obj.url)
+                    if not children:
+                        del self._children[parent]
         for tag in obj.tags:
             tagged = self._tags.get(tag)
             if tagged is not None:
