@@ -117,3 +117,60 @@ def origin(
     host, port = parse_listen(listen)
     print(f"syslab cdn origin on http://{host}:{port}", flush=True)
     web.run_app(Origin(host, port).app(), host=host, port=port, print=None, access_log=None)
+
+
+@app.command()
+def plan(
+    log: Path = typer.Argument(
+        None, help="Request log CSV (time,region,url,size) or a Tencent photo trace to replay."
+    ),
+    prices: Path = typer.Option(
+        None, "--prices", help="Nodes and prices, JSON or TOML (built-in example with --synthetic)."
+    ),
+    train_fraction: float = typer.Option(
+        0.5, help="Share of the log's time span to learn on; the next window is evaluated."
+    ),
+    prior_fraction: float = typer.Option(
+        0.0, help="Steady state: a window before training whose plan is already on the edges."
+    ),
+    remainder_lru: float = typer.Option(
+        0.0, help="Share of unpushed capacity given to an LRU for non-pushed objects (0: none)."
+    ),
+    out: Path = typer.Option(Path("out/cdn-plan"), help="Folder for results.json and the plot."),
+    synthetic: bool = typer.Option(False, "--synthetic", help="Generate a regional log instead."),
+    seed: int = typer.Option(0, help="Seed of the synthetic log."),
+) -> None:
+    """Plan what to push to which edge from demand and prices; compare with LRU everywhere."""
+    import json
+
+    from rich.console import Console
+
+    from syslab.cdn import plan as placement
+
+    console = Console()
+    if synthetic == (log is not None):
+        raise UserError("give a request log LOG or --synthetic (one of them)")
+    if prices is None and not synthetic:
+        raise UserError("--prices is required with a request log (JSON or TOML)")
+    if not 0 <= remainder_lru <= 1:
+        raise UserError(f"--remainder-lru must be between 0 and 1, got {remainder_lru}")
+    costs = placement.read_prices(prices) if prices else placement.example_prices()
+    if synthetic:
+        requests = placement.synthetic_log(costs.regions, seed=seed)
+        placement.write_log(requests, out / "synthetic_log.csv")
+        if prices is None:
+            (out / "prices.json").write_text(json.dumps(placement.EXAMPLE_PRICES, indent=1) + "\n")
+    else:
+        requests = placement.load_log(log, costs)
+    comp = placement.compare(
+        requests,
+        costs,
+        train_fraction=train_fraction,
+        prior_fraction=prior_fraction,
+        remainder=remainder_lru,
+    )
+    for table in placement.tables(comp):
+        console.print(table.to_rich())
+    console.print(placement.verdict(comp))
+    for path in placement.write_results(comp, out):
+        console.print(f"[dim]wrote {path}")
