@@ -49,6 +49,11 @@ class GDSF(Policy):
         seq = next(self._counter)
         self._seq[key] = seq
         heapq.heappush(self._heap, (h, seq, key))
+        if len(self._heap) > 2 * len(self._seq) + 64:
+            # Hits leave stale entries behind; a long-running cache that rarely evicts (a CDN
+            # node) would grow without bound, so drop them once they outnumber live ones.
+            self._heap = [e for e in self._heap if self._seq.get(e[2]) == e[1]]
+            heapq.heapify(self._heap)
 
     def _evict_one(self) -> None:
         while True:

@@ -47,6 +47,11 @@ class LFU(Policy):
         if bucket is None:
             bucket = self._buckets[f] = OrderedDict()
             heapq.heappush(self._freqs, f)
+            if len(self._freqs) > 2 * len(self._buckets) + 64:
+                # Emptied buckets leave their frequency behind; without evictions to skip
+                # them (a CDN node that rarely fills) the heap would grow with every hit.
+                self._freqs = list(self._buckets)
+                heapq.heapify(self._freqs)
         bucket[key] = None
 
     def _leave(self, key: Hashable, f: int) -> None:
