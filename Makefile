@@ -39,5 +39,14 @@ bench-cache: setup
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[cache-bench]'
 	$(BIN)/python benchmarks/cache/run.py
 
+# The CDN lab side by side with nginx proxy_cache and Varnish (started and stopped by the scripts).
+bench-cdn: setup services
+	$(BIN)/python benchmarks/cdn/hit_path.py
+	$(BIN)/python benchmarks/cdn/miss_path.py
+	$(BIN)/python benchmarks/cdn/tiered.py
+	$(BIN)/python benchmarks/cdn/placement.py
+	$(BIN)/python benchmarks/cdn/prefetch.py
+	$(BIN)/python benchmarks/cdn/tier_hashing.py
+
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache
