@@ -78,6 +78,9 @@ def serve(
     ),
     timeout: float = typer.Option(10.0, min=0.01, help="Upstream connect/read timeout, seconds."),
     max_object: str = typer.Option("64MiB", help="Largest response to store."),
+    slice_size: str = typer.Option(
+        "1MiB", "--slice", help="Store objects above this size in slices of it (0: never)."
+    ),
 ) -> None:
     """Run a caching reverse proxy in front of ORIGIN."""
     from syslab.cache.policies import POLICIES
@@ -100,6 +103,7 @@ def serve(
         disk_path=str(disk) if disk else None,
         disk_capacity=parse_bytes(disk_capacity),
         prefetch_depth=prefetch,
+        slice_size=0 if slice_size.strip() == "0" else parse_bytes(slice_size),
     )
     run(config, listen, workers, announce=lambda line: print(line, flush=True))
 
