@@ -178,3 +178,66 @@ def plan(
     console.print(placement.verdict(comp))
     for path in placement.write_results(comp, out):
         console.print(f"[dim]wrote {path}")
+
+
+@app.command()
+def replay(
+    trace: Path = typer.Argument(..., help="A trace the cache lab reads (any of its formats)."),
+    target: list[str] = typer.Option(..., help="Node URL (repeat to spread clients round robin)."),
+    fmt: str = typer.Option(None, "--format", "-f", help="Trace format (guessed if omitted)."),
+    limit: int = typer.Option(None, min=1, help="Replay only the first N requests."),
+    concurrency: int = typer.Option(8, min=1, max=1024, help="Concurrent clients per run."),
+    size: str = typer.Option("10KiB", help="Object size when the trace has none."),
+    max_size: str = typer.Option("8MiB", help="Cap on object sizes from the trace."),
+    json_out: Path = typer.Option(None, "--json", help="Write per-run results as JSON."),
+) -> None:
+    """Replay a cache trace as HTTP against live nodes (in front of `syslab cdn origin`)."""
+    import asyncio
+    import json
+
+    import numpy as np
+    from rich.console import Console
+
+    from syslab.cache.workloads import read_trace
+    from syslab.cdn.replay import object_sizes
+    from syslab.cdn.replay import replay as run
+    from syslab.common.report import Table
+    from syslab.common.sweep import progress_bar
+
+    targets = [_check_url(t, "--target") for t in target]
+    loaded = read_trace(trace, fmt, limit=limit)
+    sizes = object_sizes(loaded, parse_bytes(size), parse_bytes(max_size))
+    with progress_bar() as progress:
+        bar = progress.add_task(f"replaying {loaded.name}", total=len(loaded.keys))
+        result = asyncio.run(
+            run(
+                targets,
+                loaded,
+                concurrency=concurrency,
+                sizes=sizes,
+                progress=lambda n: progress.advance(bar, n),
+            )
+        )
+    if result.errors == len(loaded.keys):
+        raise UserError(f"every request failed: is a node listening at {', '.join(targets)}?")
+    ms = result.latency * 1e3
+    row = {
+        "trace": loaded.name,
+        "requests": len(loaded.keys),
+        "errors": result.errors,
+        "hit_ratio": result.hit_ratio,
+        "byte_hit_ratio": result.byte_hit_ratio,
+        "req_per_s": len(loaded.keys) / result.wall,
+        "p50_ms": float(np.percentile(ms, 50)),
+        "p99_ms": float(np.percentile(ms, 99)),
+    }
+    formats = {
+        "hit_ratio": ".4f",
+        "byte_hit_ratio": ".4f",
+        "req_per_s": ",.0f",
+        "p50_ms": ".2f",
+        "p99_ms": ".2f",
+    }
+    Console().print(Table("replay", list(row), [row], formats).to_rich())
+    if json_out is not None:
+        json_out.write_text(json.dumps(row, indent=1))
