@@ -10,24 +10,15 @@ The prose around the blocks is written by hand.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from pathlib import Path
+
+from syslab.common.report import fill_blocks
+from syslab.common.report import markdown_table as markdown
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results"
 DOC = ROOT / "docs" / "cache.md"
-
-
-def markdown(columns: list[str], rows: list[list[object]]) -> str:
-    def cell(v: object) -> str:
-        if isinstance(v, float):
-            return f"{v:.4f}" if abs(v) < 10 else f"{v:,.0f}"
-        return str(v)
-
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def speed(res: dict, _sweep: list[dict]) -> str:
@@ -150,14 +141,10 @@ BLOCKS: dict[str, Callable[[dict, list[dict]], str]] = {
 def main() -> None:
     res = json.loads((RESULTS / "cache.json").read_text())
     sweep = [json.loads(line) for line in (RESULTS / "cache_sweep.jsonl").read_text().splitlines()]
-    doc = DOC.read_text()
-    for name, render in BLOCKS.items():
-        pattern = re.compile(rf"(<!-- results:{name} -->\n).*?(<!-- /results:{name} -->)", re.S)
-        doc, n = pattern.subn(
-            lambda m, r=render: m.group(1) + r(res, sweep) + "\n" + m.group(2), doc
-        )
-        if n == 0:
-            print(f"docs/cache.md has no block {name!r}")
+    blocks = {name: render(res, sweep) for name, render in BLOCKS.items()}
+    doc, missing = fill_blocks(DOC.read_text(), blocks)
+    for name in missing:
+        print(f"docs/cache.md has no block {name!r}")
     DOC.write_text(doc)
     print(f"updated {DOC}")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -112,3 +113,34 @@ def write_html(sections: Sequence[Section], out_dir: Path, *, title: str = "sysl
     index = out_dir / "index.html"
     index.write_text(page)
     return index
+
+
+def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A GitHub-flavoured Markdown table; floats get 4 decimals below 10, else thousands."""
+
+    def cell(v: object) -> str:
+        if isinstance(v, float):
+            return f"{v:.4f}" if abs(v) < 10 else f"{v:,.0f}"
+        return "-" if v is None else str(v)
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def fill_blocks(doc: str, blocks: dict[str, str]) -> tuple[str, list[str]]:
+    """Replace each `<!-- results:NAME -->…<!-- /results:NAME -->` body in a Markdown doc.
+
+    The measured parts of a lab's write-up are regenerated this way from its benchmark
+    results; the prose around them is written by hand. Returns the new text and the names
+    that had no block in `doc`.
+    """
+    missing = []
+    for name, text in blocks.items():
+        pattern = re.compile(
+            rf"(<!-- results:{re.escape(name)} -->\n).*?(<!-- /results:{re.escape(name)} -->)", re.S
+        )
+        doc, n = pattern.subn(lambda m, t=text: m.group(1) + t + "\n" + m.group(2), doc)
+        if n == 0:
+            missing.append(name)
+    return doc, missing
