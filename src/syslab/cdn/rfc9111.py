@@ -36,6 +36,8 @@ HOP_BY_HOP = frozenset(
 HEURISTIC_FRACTION = 0.1
 HEURISTIC_MAX = 86400.0  # and we cap it at a day, as Squid's refresh_pattern default does
 UNSAFE_METHODS = frozenset({"POST", "PUT", "DELETE", "PATCH"})
+# RFC 9110 §9.2.1; any other method (even one of unknown safety) invalidates (§4.4).
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 _DIRECTIVE = re.compile(
     r'\s*([!#$%&\'*+\-.^_`|~0-9A-Za-z]+)\s*(?:=\s*("(?:[^"\\]|\\.)*"|[^,\s]*))?\s*'
@@ -433,7 +435,7 @@ def parse_range(value: str | None, length: int) -> list[tuple[int, int]] | None:
 
 def invalidated_uris(method: str, status: int, target: str, response: Headers) -> list[str]:
     """§4.4: a non-error response to an unsafe method invalidates the target (and Location)."""
-    if method not in UNSAFE_METHODS or not (200 <= status < 400):
+    if method in SAFE_METHODS or not (200 <= status < 400):
         return []
     uris = [target]
     for name in ("location", "content-location"):
