@@ -399,6 +399,9 @@ def not_modified_since(request: Headers, stored: Headers) -> bool:
 # ---------------------------------------------------------------- ranges (RFC 9110 §14)
 
 
+_RANGE_SPEC = re.compile(r"[0-9]*-[0-9]*")
+
+
 def parse_range(value: str | None, length: int) -> list[tuple[int, int]] | None:
     """`Range: bytes=…` → satisfiable inclusive (first, last) pairs; None if absent/ignored.
 
@@ -410,16 +413,19 @@ def parse_range(value: str | None, length: int) -> list[tuple[int, int]] | None:
     unit, _, spec = value.partition("=")
     if unit.strip().lower() != "bytes" or not spec:
         return None
+    parts = [p.strip() for p in spec.split(",") if p.strip()]  # empty members: ignored
+    if not parts or not all(_RANGE_SPEC.fullmatch(p) for p in parts):
+        return None  # DIGITs only: int() would also take "+5", "1_0" and "-5"
     ranges = []
-    for part in spec.split(","):
-        first, dash, last = part.strip().partition("-")
-        if not dash:
-            return None
+    for part in parts:
+        first, _, last = part.partition("-")
         try:
             if first == "":
                 suffix = int(last)
                 if suffix == 0:
                     continue
+                if length == 0:  # satisfiable but selects no bytes: send the whole (empty) body
+                    return None
                 ranges.append((max(0, length - suffix), length - 1))
             else:
                 start = int(first)
