@@ -167,6 +167,9 @@ def serve(
     host, port = parse_listen(listen)
     probe = bind(host, port, reuse_port=True)  # fail early, with one line, if the port is taken
     port = probe.getsockname()[1]
+    # Closed before forking: a child would inherit it, and a listening socket nobody accepts
+    # on stays in the SO_REUSEPORT group, where the kernel parks a share of new connections.
+    probe.close()
     internal = [free_port() for _ in range(workers)]
     announce(
         f"syslab cdn: {config.name} on http://{host}:{port} → {config.origin} "
@@ -174,7 +177,6 @@ def serve(
         f"{config.capacity / 2**20:.0f} MiB per worker)"
     )
     if workers == 1:
-        probe.close()
         _worker(config, host, port, internal, 0)
         return
     ctx = multiprocessing.get_context("fork")
@@ -184,7 +186,6 @@ def serve(
     }
     for p in procs.values():
         p.start()
-    probe.close()
     stopping = False
 
     def stop(*_: object) -> None:
