@@ -225,6 +225,10 @@ class Connection(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         parser = self.parser
+        if parser.should_upgrade():
+            # Upgrade/CONNECT: llhttp completes the message before pausing; refuse it here,
+            # or the request would be answered and then refused (two answers to one request)
+            raise HttpError(501, "protocol upgrade is not supported")
         request = Request(
             method=parser.get_method().decode("ascii", "replace"),
             target=self.url.decode("latin-1"),
