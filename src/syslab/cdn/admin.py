@@ -44,8 +44,11 @@ class Admin:
             return self._json(
                 403, {"error": "admin API disabled: start with --admin-token"}, request
             )
-        given = (request.headers.get("authorization") or "").removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(given.encode(), token.encode()):
+        # RFC 6750: the "Bearer" scheme (any case) is required; a bare token is refused
+        scheme, _, given = (request.headers.get("authorization") or "").strip().partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            given.strip().encode(), token.encode()
+        ):
             return self._json(
                 401,
                 {"error": "missing or wrong admin token"},
