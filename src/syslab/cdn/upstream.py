@@ -116,6 +116,12 @@ class Upstream:
                 data=body or None,
                 allow_redirects=False,
             ) as response:
+                if response.status < 200:
+                    # we never forward Upgrade (hop-by-hop), so a 101 (or any 1xx as the
+                    # final answer) is invalid; passed on, it would end the client's HTTP
+                    raise UpstreamError(
+                        502, f"upstream {base} sent an unexpected {response.status}"
+                    )
                 if (response.content_length or 0) > MAX_RESPONSE:
                     raise UpstreamError(502, "upstream response too large")
                 chunks, total = [], 0
