@@ -593,7 +593,9 @@ class Node:
         return head + body
 
     def simple(self, status: int, text: str, request: Request, fwd: str) -> bytes:
-        member = http.cache_status(self.name, fwd=fwd, detail=text.split(":")[0])
+        # RFC 9211 detail: a short token, not the whole message (that is the body)
+        detail = {502: "upstream-error", 504: "upstream-timeout"}.get(status, "not-cached")
+        member = http.cache_status(self.name, fwd=fwd, detail=detail)
         headers = Headers([("Content-Type", "text/plain"), ("Cache-Control", "no-store")])
         return self.build(status, headers, (text + "\n").encode(), request, member)
 

@@ -2,7 +2,7 @@
 
 aiohttp does the client side (misses are not the hot path). Every failure becomes an
 `UpstreamError` carrying the status the client should see: 502 when upstream could not be
-reached or answered garbage, 504 when it was too slow, 503 when every upstream is down.
+reached (every parent and the origin) or answered garbage, 504 when it was too slow.
 """
 
 from __future__ import annotations
