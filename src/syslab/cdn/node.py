@@ -348,7 +348,9 @@ class Node:
         headers = http.end_to_end(response.headers)
         ok, why = http.storable("GET", response.status, request.headers, headers)
         if not ok:
-            self.store.remove_url(request.target)  # an uncacheable answer replaces the old one
+            if response.status < 500:  # an uncacheable answer replaces the old one; an error
+                # does not: the stored response may still be served stale (§4.3.3, RFC 5861 §4)
+                self.store.remove_url(request.target)
             return None, why
         if len(response.body) > self.config.max_object:
             return None, "too-large"
