@@ -232,6 +232,7 @@ class Node:
 
     async def revalidate(self, request: Request, obj: StoredResponse, why: str) -> bytes:
         fwd = "request" if why.startswith("request") else "stale"
+        leader = request.target not in self.inflight
         fetched = await self.shared_fetch(request, obj)
         now = time.time()
         if fetched.error is not None or (
@@ -251,16 +252,27 @@ class Node:
                     detail="stale-if-error",
                 )
                 return await self.answer(obj, request, age, member)
+        shared = fetched.stored
         if (
-            fetched.stored is not None
+            not leader
             and fetched.response is not None
-            and fetched.response.status == 304
+            and fetched.response.status < 500
+            and (
+                shared is None or shared.dead or shared.variant != self._variant_of(shared, request)
+            )
         ):
+            # we joined another request's revalidation, whose answer was not stored (it may be
+            # private) or is another variant (§4.1): neither is ours to reuse — ask for our own
+            fetched = await self.fetch(request, None if obj.dead else obj)
+            return self.from_fetch(fetched, request, fwd)
+        if shared is not None and fetched.response is not None and fetched.response.status == 304:
             self.metrics.counts["revalidated"] += 1
-            fresh = fetched.stored
-            member = http.cache_status(self.name, fwd=fwd, fwd_status=304, ttl=int(fresh.lifetime))
-            return await self.answer(fresh, request, fresh.clock.current_age(now), member)
-        return self.from_fetch(fetched, request, fwd)
+            age = shared.clock.current_age(now)
+            member = http.cache_status(
+                self.name, fwd=fwd, fwd_status=304, ttl=int(shared.lifetime - age)
+            )
+            return await self.answer(shared, request, age, member)
+        return self.from_fetch(fetched, request, fwd, own=leader)
 
     async def answer(self, obj: StoredResponse, request: Request, age: float, member: str) -> bytes:
         """`from_store`, for sliced objects too (which may need slices fetched first)."""
@@ -463,18 +475,27 @@ class Node:
 
     # ------------------------------------------------------------ building responses
 
-    def from_fetch(self, fetched: Fetched, request: Request, fwd: str) -> bytes:
+    def from_fetch(self, fetched: Fetched, request: Request, fwd: str, own: bool = True) -> bytes:
+        """The answer to `request` from an upstream fetch (`own`: made for this very request)."""
         if fetched.error is not None:
             return self.simple(fetched.error.status, fetched.error.detail, request, fwd)
         response = fetched.response
         assert response is not None
-        if fetched.stored is not None and not fetched.stored.dead:
+        stored = fetched.stored is not None and not fetched.stored.dead
+        # §5.2.2.7: fields named by private="…" are kept out of the store, not from the client
+        # the response is for: that client gets the response as received (whole, status 200)
+        withheld = (
+            own and response.status != 304 and response.headers.cache_control().get("private")
+        )
+        if stored and not withheld:
             member = http.cache_status(self.name, fwd=fwd, fwd_status=response.status, stored=True)
             return self.from_store(
                 fetched.stored, request, fetched.stored.clock.current_age(time.time()), member
             )
         detail = fetched.why_not_stored or None
-        member = http.cache_status(self.name, fwd=fwd, fwd_status=response.status, detail=detail)
+        member = http.cache_status(
+            self.name, fwd=fwd, fwd_status=response.status, stored=stored, detail=detail
+        )
         headers = http.end_to_end(response.headers)
         return self.build(response.status, headers, response.body, request, member)
 
