@@ -482,11 +482,10 @@ class Node:
         response = fetched.response
         assert response is not None
         stored = fetched.stored is not None and not fetched.stored.dead
-        # §5.2.2.7: fields named by private="…" are kept out of the store, not from the client
-        # the response is for: that client gets the response as received (whole, status 200)
-        withheld = (
-            own and response.status != 304 and response.headers.cache_control().get("private")
-        )
+        # §5.2.2.7 / §5.2.2.4: fields named by private="…" or no-cache="…" are kept out of the
+        # store, not from the client the response is for: that client gets it as received
+        cc = response.headers.cache_control()
+        withheld = own and response.status != 304 and (cc.get("private") or cc.get("no-cache"))
         if stored and not withheld:
             member = http.cache_status(self.name, fwd=fwd, fwd_status=response.status, stored=True)
             return self.from_store(

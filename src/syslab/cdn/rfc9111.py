@@ -191,11 +191,16 @@ def storable(
 
 
 def strip_private(response: Headers) -> Headers:
-    """§5.2.2.7: `private="a, b"` forbids storing those fields; store the rest without them."""
-    arg = response.cache_control().get("private")
-    if not arg:
-        return response
-    return response.without(f.strip() for f in arg.split(","))
+    """The response without the fields a shared cache must keep out of its store (§3.1).
+
+    §5.2.2.7: `private="a, b"` forbids a shared cache storing those fields; §5.2.2.4:
+    `no-cache="a, b"` forbids sending them from the cache without revalidation, which not
+    storing them satisfies too. The rest of the response is stored.
+    """
+    cc = response.cache_control()
+    names = [f.strip() for d in ("private", "no-cache") for f in (cc.get(d) or "").split(",")]
+    names = [n for n in names if n]
+    return response.without(names) if names else response
 
 
 def vary_fields(response: Headers) -> tuple[str, ...] | None:
@@ -359,11 +364,14 @@ _NOT_UPDATED_BY_304 = frozenset({"content-length", "content-encoding", "content-
 
 
 def update_from_304(stored: Headers, not_modified: Headers) -> Headers:
-    """§4.3.4: replace stored fields by those in the 304, keeping the stored body's framing."""
+    """§4.3.4: replace stored fields by those in the 304, keeping the stored body's framing.
+
+    §3.2: the fields §3.1 keeps out of storage (qualified private / no-cache) stay out.
+    """
     new = end_to_end(not_modified).without(_NOT_UPDATED_BY_304)
     replaced = {k.lower() for k, _ in new.items}
     kept = [(k, v) for k, v in stored.items if k.lower() not in replaced]
-    return Headers(kept + new.items)
+    return strip_private(Headers(kept + new.items))
 
 
 def validators_match(stored: Headers, not_modified: Headers) -> bool:
