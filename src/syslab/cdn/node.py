@@ -350,7 +350,10 @@ class Node:
         if response.status >= 500:
             counts["origin_errors"] += 1
         if stored is not None and response.status == 304:
-            return Fetched(response, self._refresh(stored, response, request))
+            refreshed = self._refresh(stored, response, request)
+            if refreshed is None:  # the 304 selected nothing we can serve (§4.3.4): a client
+                return await self.fetch(request, None)  # must not get it — ask again, plainly
+            return Fetched(response, refreshed)
         obj, why = self._store(request, response)
         return Fetched(response, obj, why_not_stored=why)
 
