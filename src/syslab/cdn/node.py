@@ -212,6 +212,8 @@ class Node:
                 self.name, hit=True, ttl=int(obj.lifetime - age), detail="stale-while-revalidate"
             )
             return await self.answer(obj, request, age, member)
+        if "only-if-cached" in request.headers.cache_control():  # §5.2.1.7: stored, or 504
+            return self.simple(504, "not fresh (only-if-cached)", request, "stale")
         return await self.revalidate(request, obj, decision.detail)
 
     async def miss(self, request: Request, fwd: str) -> bytes:
