@@ -373,7 +373,7 @@ class Node:
             return None, "too-large"
         headers = http.strip_private(headers)
         if "date" not in headers:  # RFC 9110 §6.6.1: a cache must add Date when missing
-            headers.items.append(("Date", http.http_date(response.response_time)))
+            headers.append("Date", http.http_date(response.response_time))
         vary = http.vary_fields(headers) or ()
         obj = self.make(
             request.target,
@@ -446,7 +446,7 @@ class Node:
             url=url,
             variant=variant,
             status=status,
-            headers=headers.without(("age",)),
+            headers=headers.without(("age",)) if "age" in headers else headers,
             body=body,
             clock=http.AgeClock.at_arrival(headers, request_time, response_time),
             lifetime=http.freshness_lifetime(status, headers),
@@ -580,7 +580,7 @@ class Node:
         )
         if len(ranges) == 1:
             first, last = ranges[0]
-            base.items.append(("Content-Range", f"bytes {first}-{last}/{total}"))
+            base.append("Content-Range", f"bytes {first}-{last}/{total}")
             return self.build(206, base, read(first, last), request, member, age=age)
         boundary = f"syslab-{id(headers):x}-{int(time.time() * 1e6):x}"
         ctype = headers.get("content-type")
@@ -590,7 +590,7 @@ class Node:
             part += f"Content-Range: bytes {first}-{last}/{total}\r\n\r\n"
             parts += [part.encode(), read(first, last), b"\r\n"]
         parts.append(f"--{boundary}--\r\n".encode())
-        base.items.append(("Content-Type", f"multipart/byteranges; boundary={boundary}"))
+        base.append("Content-Type", f"multipart/byteranges; boundary={boundary}")
         return self.build(206, base, b"".join(parts), request, member, age=age)
 
     def build(

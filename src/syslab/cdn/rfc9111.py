@@ -8,6 +8,7 @@ the simulators apply the same rules. Section numbers refer to RFC 9111 unless no
 from __future__ import annotations
 
 import email.utils
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -73,6 +74,8 @@ def parse_cache_control(values: Iterable[str]) -> dict[str, str | None]:
 
 def _split_commas(value: str) -> list[str]:
     """Split a list-valued field on commas outside quoted strings."""
+    if '"' not in value:
+        return [p for p in (p.strip() for p in value.split(",")) if p]
     parts, current, quoted, escaped = [], [], False, False
     for ch in value:
         if escaped:
@@ -101,6 +104,11 @@ def parse_http_date(value: str | None) -> float | None:
     """An HTTP-date (IMF-fixdate, RFC 850 or asctime) → Unix seconds; invalid → None."""
     if not value:
         return None
+    return _parse_http_date(value)
+
+
+@functools.lru_cache(maxsize=4096)  # responses within a second share Date; files share L-M
+def _parse_http_date(value: str) -> float | None:
     try:
         parsed = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
@@ -114,31 +122,53 @@ def http_date(ts: float) -> str:
 
 
 class Headers:
-    """A case-insensitive view over a list of (name, value) pairs, keeping order and repeats."""
+    """A case-insensitive view over a list of (name, value) pairs, keeping order and repeats.
 
-    __slots__ = ("items",)
+    Lookups go through an index built on first use (a miss looks up ~20 fields); add fields
+    with `append`, which keeps the index right, rather than by editing `items`.
+    """
+
+    __slots__ = ("items", "_index", "_cc")
 
     def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
         self.items: list[tuple[str, str]] = list(items)
+        self._index: dict[str, list[str]] | None = None
+        self._cc: dict[str, str | None] | None = None
+
+    def _build(self) -> dict[str, list[str]]:
+        index: dict[str, list[str]] = {}
+        for k, v in self.items:
+            index.setdefault(k.lower(), []).append(v)
+        self._index = index
+        return index
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """All values of `name` joined by ", " (RFC 9110 §5.3), or `default`."""
-        values = self.get_all(name)
-        return ", ".join(values) if values else default
+        values = (self._index or self._build()).get(name.lower())
+        if not values:
+            return default
+        return values[0] if len(values) == 1 else ", ".join(values)
 
     def get_all(self, name: str) -> list[str]:
-        name = name.lower()
-        return [v for k, v in self.items if k.lower() == name]
+        return list((self._index or self._build()).get(name.lower(), ()))
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and any(k.lower() == name.lower() for k, _ in self.items)
+        return isinstance(name, str) and name.lower() in (self._index or self._build())
+
+    def append(self, name: str, value: str) -> None:
+        self.items.append((name, value))
+        self._index = None
+        self._cc = None
 
     def without(self, names: Iterable[str]) -> Headers:
         drop = {n.lower() for n in names}
         return Headers((k, v) for k, v in self.items if k.lower() not in drop)
 
     def cache_control(self) -> dict[str, str | None]:
-        return parse_cache_control(self.get_all("cache-control"))
+        """Parsed once per Headers (callers must not modify the returned dict)."""
+        if self._cc is None:
+            self._cc = parse_cache_control(self.get_all("cache-control"))
+        return self._cc
 
     def __repr__(self) -> str:
         return f"Headers({self.items!r})"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import multiprocessing
 import os
 import signal
@@ -157,7 +158,21 @@ def _worker(config: NodeConfig, host: str, port: int, internal: list[int], index
     main_sock = bind(host, port, reuse_port=True)
     own = bind("127.0.0.1", internal[index], reuse_port=False)
     siblings = [f"http://127.0.0.1:{p}" for i, p in enumerate(internal) if i != index]
+    tune_gc()
     uvloop.run(run_node(config, [main_sock, own], siblings))
+
+
+def tune_gc() -> None:
+    """Make the cyclic GC cheap for a process whose heap is mostly a long-lived cache.
+
+    Stored responses are acyclic (refcounting frees them on eviction), yet every full
+    collection walks all of them: profiled at ~20 % of a miss-heavy worker's CPU. Freezing
+    what startup allocated and collecting the old generations less often keeps the GC for
+    the short-lived cycles (tasks, exceptions) it exists for.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 100)
 
 
 def serve(

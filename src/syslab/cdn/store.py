@@ -83,13 +83,13 @@ def reason(status: int) -> str:
 
 
 # Framing is ours to set: the stored body is always sent whole with a Content-Length.
-_FRAMING = ("content-length", "transfer-encoding", "age", "connection", "keep-alive")
+_FRAMING = frozenset({"content-length", "transfer-encoding", "age", "connection", "keep-alive"})
 
 
 def serialise_head(status: int, headers: Headers, body_length: int) -> bytes:
     """Status line and fields for a full response of `body_length` bytes."""
     lines = [f"HTTP/1.1 {status} {reason(status)}"]
-    lines += [f"{k}: {v}" for k, v in headers.without(_FRAMING).items]
+    lines += [f"{k}: {v}" for k, v in headers.items if k.lower() not in _FRAMING]
     lines.append(f"Content-Length: {body_length}")
     return ("\r\n".join(lines) + "\r\n").encode("latin-1")
 

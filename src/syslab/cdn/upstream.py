@@ -1,6 +1,7 @@
 """Fetching from upstream: parents chosen by rendezvous hashing with failover, then the origin.
 
-aiohttp does the client side (misses are not the hot path). Every failure becomes an
+`client.OriginPool` does the HTTP (keep-alive, httptools); aiohttp only runs the health
+checks. Every failure becomes an
 `UpstreamError` carrying the status the client should see: 502 when upstream could not be
 reached (every parent and the origin) or answered garbage, 504 when it was too slow.
 """
@@ -9,9 +10,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import aiohttp
 
+from syslab.cdn.client import OriginPool, ResponseError
 from syslab.cdn.rfc9111 import Headers
 from syslab.cdn.tiers import HealthChecker, HealthState, Rendezvous
 
@@ -51,7 +54,9 @@ class Upstream:
         self.ring = Rendezvous(self.parents) if self.parents else None
         self.health = HealthState(fall=2, rise=2)
         self.health_interval = health_interval
-        self.session: aiohttp.ClientSession | None = None
+        self.session: aiohttp.ClientSession | None = None  # admin fan-out, health checks
+        self.pool = OriginPool(timeout, timeout, limit=256, max_body=MAX_RESPONSE)
+        self._addresses: dict[str, tuple[str, int]] = {}
         self.checker: HealthChecker | None = None
 
     async def start(self) -> None:
@@ -77,6 +82,7 @@ class Upstream:
             await self.checker.stop()
         if self.session is not None:
             await self.session.close()
+        self.pool.close()
 
     def route(self, target: str) -> list[str]:
         """Where to send a request for `target`, in order: healthy parents, then the origin."""
@@ -108,40 +114,24 @@ class Upstream:
         self, base: str, method: str, target: str, headers: list[tuple[str, str]], body: bytes
     ) -> UpstreamResponse:
         request_time = time.time()
+        host, port = self._address(base)
         try:
-            async with self.session.request(  # type: ignore[union-attr]
-                method,
-                base + target,
-                headers=headers,
-                data=body or None,
-                allow_redirects=False,
-            ) as response:
-                if response.status < 200:
-                    # we never forward Upgrade (hop-by-hop), so a 101 (or any 1xx as the
-                    # final answer) is invalid; passed on, it would end the client's HTTP
-                    raise UpstreamError(
-                        502, f"upstream {base} sent an unexpected {response.status}"
-                    )
-                if (response.content_length or 0) > MAX_RESPONSE:
-                    raise UpstreamError(502, "upstream response too large")
-                chunks, total = [], 0
-                async for chunk in response.content.iter_chunked(1 << 16):
-                    total += len(chunk)
-                    if total > MAX_RESPONSE:
-                        raise UpstreamError(502, "upstream response too large")
-                    chunks.append(chunk)
-                data = b"".join(chunks)
-                raw = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.raw_headers]
-                return UpstreamResponse(
-                    response.status, Headers(raw), data, request_time, time.time(), base
-                )
-        except UpstreamError:
-            raise
+            status, raw, data = await self.pool.request(host, port, method, target, headers, body)
+        except ResponseError as e:
+            raise UpstreamError(e.status, f"upstream {base}: {e}") from e
         except TimeoutError as e:
             raise UpstreamError(504, f"upstream {base} timed out") from e
-        except aiohttp.ClientPayloadError as e:
-            raise UpstreamError(502, f"upstream {base} sent a truncated body") from e
-        except aiohttp.ClientResponseError as e:
-            raise UpstreamError(502, f"upstream {base} sent an invalid response") from e
-        except (aiohttp.ClientError, OSError, ValueError) as e:
+        except (OSError, ValueError) as e:
             raise UpstreamError(502, f"upstream {base} unreachable: {type(e).__name__}") from e
+        if status < 200:
+            # we never forward Upgrade (hop-by-hop), so a 101 (or any 1xx as the final
+            # answer) is invalid; passed on, it would end the client's HTTP
+            raise UpstreamError(502, f"upstream {base} sent an unexpected {status}")
+        return UpstreamResponse(status, Headers(raw), data, request_time, time.time(), base)
+
+    def _address(self, base: str) -> tuple[str, int]:
+        address = self._addresses.get(base)
+        if address is None:
+            parts = urlsplit(base)
+            address = self._addresses[base] = (parts.hostname or "127.0.0.1", parts.port or 80)
+        return address
