@@ -139,6 +139,172 @@ def test_cost_at_equal_hit_ratio() -> None:
     assert pl.cost_at(pts, 1.01)["step_cost"] is None
 
 
+# --- several nodes: transfer between nodes, facility location ---------------------------------
+
+
+def three_nodes(storage=(0.10, 0.20, 0.30), transfer=0.02, capacity=10**10) -> pl.Prices:
+    """Nodes a, b, c: fill 0.09 $/GB, egress 0.01, one transfer price for every pair."""
+    nodes = [pl.Node(r, s, 0.01, 0.09, capacity) for r, s in zip("abc", storage, strict=True)]
+    return pl.Prices(nodes, transfer_price=transfer)
+
+
+def regional(counts: list[int], size: float = 1e9) -> pl.Demand:
+    """One object, `counts[r]` requests from region r over a month."""
+    return pl.Demand(np.array([[c] for c in counts]), np.array([int(size)]), MONTH)
+
+
+def test_object_wanted_in_three_regions_is_stored_once_at_the_cheapest_node() -> None:
+    # Per GB, a month: no holder costs 6 * 0.09 = 0.54. Holder a: storage 0.10 + push 0.09 +
+    # b's and c's 4 requests at 0.02 = 0.27 (saves 0.27); b saves 0.17, c 0.07. From {a},
+    # a copy on b saves 2 * 0.02 = 0.04 but costs 0.20 storage + 0.02 copy: stop.
+    plan = pl.plan_placement(regional([2, 2, 2]), three_nodes(), MONTH)
+    assert [n.keys.tolist() for n in plan.nodes] == [[0], [], []]
+    assert plan.nodes[0].expected_saving == pytest.approx(0.27)
+    assert plan.nodes[0].expected_requests == pytest.approx(6)
+    assert plan.nodes[0].expected_remote == pytest.approx(4)
+    # Single-region model: a holder serves only its own 2 requests, 0.18 < 0.19 of costs.
+    local = pl.plan_placement(regional([2, 2, 2]), three_nodes().local_only(), MONTH)
+    assert [n.keys.tolist() for n in local.nodes] == [[], [], []]
+    assert local.nodes[0].unprofitable == 1
+
+
+def test_object_is_replicated_where_local_demand_pays_for_a_copy() -> None:
+    # (20, 20, 2): a first (saves 3.78 - 0.63 = 3.15 per GB); then b's copy, from a at 0.02,
+    # saves b's 20 * 0.02 = 0.40 against 0.20 + 0.02; c's 2 requests do not pay (0.04 < 0.32).
+    plan = pl.plan_placement(regional([20, 20, 2]), three_nodes(), MONTH)
+    assert [n.keys.tolist() for n in plan.nodes] == [[0], [0], []]
+    assert [n.expected_saving for n in plan.nodes] == pytest.approx([3.15, 0.18, 0.0])
+    assert plan.nodes[1].push_prices.tolist() == pytest.approx([0.02])  # copied from a
+    # Replayed: c's request is a remote hit from a (the cheapest holder), at 0.02 per GB.
+    ev = log_of([(0, 0, 0, 10**9), (1, 1, 0, 10**9), (2, 2, 0, 10**9)], regions="abc")
+    out = pl.simulate_plan(plan, ev, three_nodes())
+    assert out.hit_ratio == 1.0 and out.local_hit_ratio == pytest.approx(2 / 3)
+    assert out.remote_bytes.tolist() == [0, 0, 10**9]
+    # Fill: a's push from the origin only; transfer: b's copy (0.02) + c's request (0.02).
+    assert out.fill_bytes.tolist() == [10**9, 0, 0]
+    assert out.fill_cost.sum() == pytest.approx(0.09)
+    assert out.transfer_cost.tolist() == pytest.approx([0.0, 0.02, 0.02])
+    assert out.push_bytes.sum() == 2 * 10**9
+
+
+def test_remote_hits_use_the_cheapest_holder_only_when_cheaper_than_the_origin() -> None:
+    prices = three_nodes()
+    prices.transfer = {"b": {"a": 0.05}, "c": {"a": 0.01, "b": 0.12}}  # c -> b above fill
+    assert prices.transfer_matrix()[:, 0].tolist() == [0.0, 0.05, 0.01]
+    held = [np.array([], dtype=np.int64), np.array([0]), np.array([0])]
+    plan = pl.Plan([pl.NodePlan(r, 10**10, 10**10, k, np.full(len(k), 100), 100 * len(k),
+                                0, 0, 0, 0.0, 0.0) for r, k in zip("abc", held, strict=True)],
+                   MONTH, 1.0, 0.0)  # fmt: skip
+    ev = log_of([(0, 0, 0, 100), (1, 1, 0, 100), (2, 2, 0, 100)], regions="abc")
+    local, remote, price = pl._routes(pl._held(plan, 1), ev, prices)
+    assert local.tolist() == [False, True, True]
+    assert remote.tolist() == [True, False, False] and price.tolist() == [0.01, 0.0, 0.0]
+    # Without c, a's only source is b at 0.05 < 0.09; with b -> a at 0.10 it is the origin.
+    plan.nodes[2].keys = np.array([], dtype=np.int64)
+    assert pl._routes(pl._held(plan, 1), ev, prices)[2][0] == 0.05
+    prices.transfer["b"]["a"] = 0.10
+    local, remote, _ = pl._routes(pl._held(plan, 1), ev, prices)
+    assert not local[0] and not remote[0]
+    out = pl.simulate_plan(plan, ev, prices)
+    assert out.hit_ratio == pytest.approx(2 / 3) and out.fill_bytes[0] == 100 + 0  # a misses
+
+
+def test_capacity_sends_an_object_to_its_next_best_node() -> None:
+    # Both objects are best at a (cheapest storage) but a holds only one: o0 (3 + 3 requests)
+    # saves 0.29 per GB there, o1 (2 + 2) 0.13. o1 does not fit at a and goes to b (saves 0.03).
+    nodes = [pl.Node("a", 0.10, 0.01, 0.09, 10**9), pl.Node("b", 0.20, 0.01, 0.09, 10**10)]
+    prices = pl.Prices(nodes, transfer_price=0.02)
+    d = pl.Demand(np.array([[3, 2], [3, 2]]), np.array([10**9, 10**9]), MONTH)
+    plan = pl.plan_placement(d, prices, MONTH)
+    assert [n.keys.tolist() for n in plan.nodes] == [[0], [1]]
+    assert plan.nodes[0].no_room == 1 and plan.nodes[0].bytes <= 10**9
+    assert plan.nodes[1].expected_saving == pytest.approx(0.03)
+    half = pl.plan_placement(d, prices, MONTH, budget=0.5)  # a: 0.5 GB, b: 5 GB
+    assert [n.keys.tolist() for n in half.nodes] == [[], [0, 1]]
+
+
+def test_cooperative_lru_fetches_a_local_miss_from_a_sibling() -> None:
+    nodes = [pl.Node(r, 0.10, 0.01, 0.09, 1000) for r in "ab"]
+    prices = pl.Prices(nodes, transfer_price=0.02)
+    ev = log_of([(0, 0, 0, 100), (1, 1, 0, 100), (2, 1, 0, 100), (3, 0, 1, 100)], regions="ab")
+    plain = pl.simulate_lru(None, ev, prices, 4.0)
+    assert (plain.hits.sum(), plain.fill_bytes.sum(), plain.transfer_cost.sum()) == (1, 300, 0)
+    coop = pl.simulate_lru(None, ev, prices, 4.0, cooperative=True)
+    # a misses (origin), b gets it from a (remote hit, then cached), b hits, a misses p.
+    assert (coop.hits.sum(), coop.local_hits.sum()) == (2, 1)
+    assert coop.hit_ratio == 0.5 and coop.local_hit_ratio == 0.25
+    assert coop.fill_bytes.tolist() == [200, 0] and coop.remote_bytes.tolist() == [0, 100]
+    assert coop.transfer_cost.sum() == pytest.approx(0.02 * 100 / GB)
+    # Storage: b holds 100 B from t = 1 to the window's end (its last request, t = 3).
+    assert coop.byte_seconds[1] == pytest.approx(200.0)
+    local_only = pl.simulate_lru(None, ev, prices.local_only(), 4.0, cooperative=True)
+    assert local_only.hits.sum() == 1
+
+
+def test_transfer_prices_from_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({
+        "origin_egress": 0.09, "transfer_price": 0.02, "egress_price": 0.05,
+        "storage_price": 0.1,
+        "nodes": [{"region": "a"}, {"region": "b", "transfer_price": 0.08, "fill_price": 0.2},
+                  {"region": "c", "capacity": "1GB"}],
+        "transfer": {"a": {"c": 0.03}},
+    }))  # fmt: skip
+    prices = pl.read_prices(path)
+    assert prices.fill_prices.tolist() == [0.09, 0.2, 0.09]
+    assert prices.nodes[0].capacity == pl.UNLIMITED and prices.nodes[2].capacity == 10**9
+    assert prices.transfer_matrix().tolist() == [[0.0, 0.02, 0.03], [0.08, 0.0, 0.08],
+                                                 [0.02, 0.02, 0.0]]  # fmt: skip
+    assert prices.cooperative and not prices.local_only().cooperative
+    assert pl.read_prices("cloud").regions == ["na", "eu", "apac", "sa"]
+    for bad, needle in (({"transfer": {"a": {"z": 1}}}, "unknown region 'z'"),
+                        ({"transfer_price": -1}, "must not be negative"),
+                        ({"origin_egress": "x"}, "origin_egress must be a number")):  # fmt: skip
+        with pytest.raises(UserError, match=needle):
+            pl.parse_prices({"nodes": [{"region": "a", "storage_price": 1, "egress_price": 1,
+                                        "fill_price": 1}]} | bad)  # fmt: skip
+    with pytest.raises(UserError, match="or a top-level 'origin_egress'"):
+        pl.parse_prices({"nodes": [{"region": "a", "storage_price": 1, "egress_price": 1}]})
+
+
+def test_compare_reports_both_lru_baselines_and_the_local_only_model() -> None:
+    log = pl.synthetic_log(n_requests=8000, n_objects=800, size_mean=64_000, seed=5)
+    data = json.loads(json.dumps(pl.EXAMPLE_PRICES))
+    for node in data["nodes"]:
+        node["capacity"] = "8MB"
+    prices = pl.parse_prices(data)
+    comp = pl.compare(log, prices, budgets=(0.25, 0.5, 1.0), lru_scales=(1.0,))
+    assert comp.coop is not None and comp.equal_coop is not None
+    assert comp.coop.hit_ratio > comp.lru.hit_ratio  # siblings turn misses into remote hits
+    assert comp.lru.local_hit_ratio == comp.lru.hit_ratio
+    assert comp.plan_outcome.hit_ratio > comp.plan_outcome.local_hit_ratio
+    data = comp.to_dict()
+    assert {"coop_lru", "equal_hit_ratio_coop", "curve_coop"} <= set(data)
+    assert "cooperative LRU" in pl.verdict(comp)
+    old = pl.compare(log, prices, budgets=(0.25, 0.5, 1.0), lru_scales=(1.0,), local_only=True)
+    assert old.coop is None and old.equal_coop is None
+    assert old.plan_outcome.hit_ratio == old.plan_outcome.local_hit_ratio
+    assert old.plan_outcome.transfer_cost.sum() == 0
+
+
+def test_cost_on_the_plans_curve_at_exactly_the_target() -> None:
+    ev = log_of([(0, 0, 0, 10), (1, 0, 0, 10)])
+
+    def point(hits: int, cost: float) -> pl.Outcome:
+        out = pl.simulate_lru(None, ev, one_node(), 1.0)
+        out.hits = np.array([hits])
+        out.storage_cost = np.array([cost])
+        out.fill_cost = out.egress_cost = np.array([0.0])
+        return out
+
+    pts = [point(0, 1.0), point(1, 3.0), point(2, 2.0)]  # hit ratios 0, 0.5, 1
+    assert pl.cost_at(pts, 0.5)["on_curve_cost"] == 3.0  # the plan at 0.5, not the 100 % one
+    assert pl.cost_at(pts[:2], 0.25)["on_curve_cost"] == pytest.approx(2.0)  # (0, 1) - (0.5, 3)
+    eq = pl.equal_hit(pts, point(1, 2.5))["hit_ratio"]
+    assert eq["step_saving_pct"] == pytest.approx(20.0)  # 2.0 vs 2.5
+    assert eq["on_curve_saving_pct"] == pytest.approx(-20.0)  # 3.0 vs 2.5
+
+
 # --- workloads ---------------------------------------------------------------------------------
 
 
@@ -187,9 +353,10 @@ def test_prices_files(tmp_path: Path) -> None:
     assert prices.regions == ["a", "b"]
     assert prices.nodes[0].capacity == int(1.5 * 2**30) and prices.nodes[0].fill_price == 0.09
     assert prices.nodes[1].fill_price == 0.2
-    with pytest.raises(UserError, match="no 'capacity'"):
-        pl.parse_prices({"nodes": [{"region": "a", "storage_price": 1, "egress_price": 1,
-                                    "fill_price": 1}]})  # fmt: skip
+    # Changed with the multi-node model: capacity is optional (unlimited), no longer an error.
+    free = pl.parse_prices({"nodes": [{"region": "a", "storage_price": 1, "egress_price": 1,
+                                       "fill_price": 1}]})  # fmt: skip
+    assert free.nodes[0].capacity == pl.UNLIMITED
     with pytest.raises(UserError, match="must not be negative"):
         pl.parse_prices({"nodes": [{"region": "a", "storage_price": -1, "egress_price": 1,
                                     "fill_price": 1, "capacity": 5}]})  # fmt: skip
@@ -304,6 +471,19 @@ def test_cli_runs_on_a_csv_log(tmp_path: Path, prices_file: Path, capsys) -> Non
     assert {"plan", "lru", "equal_hit_ratio", "plan_sweep", "lru_sweep"} <= set(data)
     assert (out / "cost_vs_hit_ratio.png").stat().st_size > 0
     assert (out / "cost_vs_hit_ratio.svg").stat().st_size > 0
+
+
+def test_cli_local_only_with_built_in_cloud_prices(tmp_path: Path, capsys) -> None:
+    path = pl.write_log(
+        pl.synthetic_log(n_requests=1500, n_objects=200, seed=2), tmp_path / "l.csv"
+    )
+    out = tmp_path / "out"
+    code, stdout, err = run_cli(str(path), "--prices", "cloud", "--local-only", "--out", str(out),
+                                capsys=capsys)  # fmt: skip
+    assert code == 0, err
+    assert "single-region model" in stdout and "cooperative LRU" not in stdout
+    data = json.loads((out / "results.json").read_text())
+    assert data["local_only"] is True and data["coop_lru"] is None
 
 
 def test_cli_bad_flag_in_a_fresh_process(tmp_path: Path, prices_file: Path) -> None:

@@ -126,10 +126,15 @@ def origin(
 @app.command()
 def plan(
     log: Path = typer.Argument(
-        None, help="Request log CSV (time,region,url,size) or a Tencent photo trace to replay."
+        None,
+        help="Request log CSV (time,region,url,size), or a sized cache trace to replay "
+        "(Tencent photo, oracleGeneral).",
     ),
     prices: Path = typer.Option(
-        None, "--prices", help="Nodes and prices, JSON or TOML (built-in example with --synthetic)."
+        None,
+        "--prices",
+        help="Nodes, prices and inter-node transfer, JSON or TOML; or the built-in 'example' / "
+        "'cloud' (default with --synthetic: 'example').",
     ),
     train_fraction: float = typer.Option(
         0.5, help="Share of the log's time span to learn on; the next window is evaluated."
@@ -139,6 +144,12 @@ def plan(
     ),
     remainder_lru: float = typer.Option(
         0.0, help="Share of unpushed capacity given to an LRU for non-pushed objects (0: none)."
+    ),
+    local_only: bool = typer.Option(
+        False,
+        "--local-only",
+        help="Single-region model: ignore inter-node transfer (each region served only by its "
+        "own node or the origin).",
     ),
     out: Path = typer.Option(Path("out/cdn-plan"), help="Folder for results.json and the plot."),
     synthetic: bool = typer.Option(False, "--synthetic", help="Generate a regional log instead."),
@@ -172,6 +183,7 @@ def plan(
         train_fraction=train_fraction,
         prior_fraction=prior_fraction,
         remainder=remainder_lru,
+        local_only=local_only,
     )
     for table in placement.tables(comp):
         console.print(table.to_rich())
