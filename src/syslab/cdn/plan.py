@@ -1486,11 +1486,17 @@ class Comparison:
 
     def to_dict(self) -> dict:
         def plan_nodes(plan: Plan) -> list[dict]:
-            return [
-                {k: v for k, v in vars(p).items() if k not in ("keys", "key_sizes")}
-                | {"objects": len(p.keys)}
-                for p in plan.nodes
-            ]
+            skip = ("keys", "key_sizes", "push_prices")
+            out = []
+            for p in plan.nodes:
+                row = {k: v for k, v in vars(p).items() if k not in skip}
+                paid = p.push_prices if p.push_prices is not None else np.zeros(0)
+                sizes = p.key_sizes[: len(paid)].astype(np.float64)
+                row["objects"] = len(p.keys)
+                # $/GB of the copies (0 for resident ones), weighted by bytes
+                row["mean_push_price"] = float((paid * sizes).sum() / max(1.0, sizes.sum()))
+                out.append(row)
+            return out
 
         return {
             "log": self.log_name,
