@@ -874,9 +874,20 @@ def _fit(
     row, node = items.row, items.node
     weight = p.n_hat.sum(axis=1)[row]
     order = np.lexsort((items.step, p.cand[row], -weight, -items.key))
+    # Fast path: everything before the first item that overflows its node is taken as is.
+    by_node = node[order]
+    used = np.zeros(len(order), dtype=np.int64)
+    for h in range(len(space)):
+        at = by_node == h
+        used[at] = np.cumsum(p.sizes[row[order[at]]])
+    over = np.flatnonzero(used > np.array(space, dtype=np.int64)[by_node])
+    head = int(over[0]) if len(over) else len(order)
+    taken: list[int] = order[:head].tolist()
+    for h in range(len(space)):
+        space[h] -= int(p.sizes[row[order[:head]][by_node[:head] == h]].sum())
+    order = order[head:]
     sizes = p.sizes[row[order]].tolist()
     blocked: set[int] = set()
-    taken: list[int] = []
     for i, o, h, s in zip(order.tolist(), row[order].tolist(), node[order].tolist(), sizes,
                           strict=True):  # fmt: skip
         if o in blocked:
