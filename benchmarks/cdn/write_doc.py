@@ -228,14 +228,45 @@ def prefetch(r: dict) -> str:
 
 
 def placement(r: dict) -> str:
-    head = r.get("headline") or {}
-    rows = r.get("rows") or []
-    if rows and isinstance(rows[0], dict):
-        cols = list(rows[0])
-        table = markdown_table(cols, [[row.get(c) for c in cols] for row in rows])
-    else:
-        table = ""
-    return table + ("\n\n" + json.dumps(head) if head else "")
+    def pct(v: float | None) -> str:
+        return "no plan reaches it" if v is None else f"{v:+.1f} %"
+
+    rows = []
+    for x in r["rows"]:
+        model = x["model"] + (", LRU on spare capacity" if x.get("remainder") else "")
+        rows.append(
+            [
+                x["workload"],
+                x["prices"],
+                x["mode"],
+                model,
+                f"{x['lru_hit']:.3f}",
+                f"{x['coop_hit']:.3f}" if x.get("coop_hit") is not None else "-",
+                f"{x['plan_hit']:.3f}" if x.get("plan_hit") is not None else "-",
+                pct(x.get("vs_lru_pct")),
+                pct(x.get("vs_coop_pct")),
+            ]
+        )
+    met = r["headline"].get("goal_met_on_a_replayed_trace")
+    return (
+        markdown_table(
+            [
+                "workload",
+                "prices",
+                "push accounting",
+                "model",
+                "LRU hit",
+                "coop LRU hit",
+                "plan hit",
+                "plan saving vs LRU",
+                "vs cooperative LRU",
+            ],
+            rows,
+        )
+        + "\n\nSaving = cost of the cheapest swept plan whose origin offload is at least the "
+        "baseline's, same per-node capacity (positive: the plan is cheaper). Goal (>= 10 % on "
+        f"a replayed trace): {'met' if met else 'not met'}."
+    )
 
 
 BLOCKS: dict[str, Callable[[dict], str]] = {
