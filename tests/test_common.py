@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,14 @@ def test_parse_size(text: str, value: float) -> None:
 def test_parse_size_rejects(text: str) -> None:
     with pytest.raises(UserError):
         parse_size(text)
+
+
+def test_update_json_keeps_other_keys(tmp_path: Path) -> None:
+    from syslab.common.records import update_json
+
+    path = tmp_path / "r" / "lab.json"
+    update_json(path, "a", {"x": 1})
+    update_json(path, "b", [1, 2])
+    update_json(path, "a", {"x": 2})
+    assert json.loads(path.read_text()) == {"a": {"x": 2}, "b": [1, 2]}
+    assert [p.name for p in path.parent.iterdir()] == ["lab.json"]  # no temp file left

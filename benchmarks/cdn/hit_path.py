@@ -14,7 +14,6 @@ benchmarks/results/cdn.json (other keys are kept).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import subprocess
@@ -35,6 +34,7 @@ from syslab.cdn.testbed import (
     run_wrk,
     warm,
 )
+from syslab.common.records import update_json
 from syslab.common.report import Table
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
@@ -248,14 +248,7 @@ def summarise(runs: dict, args, pinned: bool, notes: list, load_before, elapsed:
 
 
 def write_results(summary: dict) -> None:
-    """Read-modify-write: other benchmarks own the other keys of cdn.json."""
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / "cdn.json"
-    data = json.loads(out.read_text()) if out.exists() else {}
-    data["hit_path"] = summary
-    tmp = out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True, default=float) + "\n")
-    tmp.replace(out)  # atomic: a reader never sees half a file
+    out = update_json(RESULTS / "cdn.json", "hit_path", summary)
     console.print(f"[green]wrote[/] {out} (hit_path)")
 
 

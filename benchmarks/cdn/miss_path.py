@@ -50,6 +50,7 @@ from syslab.cdn.testbed import (
     cpu_seconds,
     find_binary,
 )
+from syslab.common.records import update_json
 from syslab.common.report import Table
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -558,14 +559,7 @@ def figure(summary: dict) -> Path | None:
 
 
 def write_results(summary: dict) -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / "cdn.json"
-    data = json.loads(out.read_text()) if out.exists() else {}
-    data["miss_path"] = summary
-    tmp = out.with_suffix(".json.miss_path.tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True, default=float) + "\n")
-    tmp.replace(out)
-    return out
+    return update_json(RESULTS / "cdn.json", "miss_path", summary)
 
 
 def show(summary: dict) -> None:

@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import math
 import os
 import platform
@@ -57,6 +56,7 @@ from rich.console import Console
 
 from syslab.cdn import plan as pl
 from syslab.common.data import lab_data
+from syslab.common.records import update_json
 from syslab.common.report import Table
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -343,14 +343,7 @@ def main() -> None:
         "seconds": time.perf_counter() - start,
     }
 
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / "cdn.json"
-    # Re-read just before writing and replace atomically: other cdn scripts own other keys.
-    data = json.loads(out.read_text()) if out.exists() else {}
-    data["placement"] = pl.clean_json(result)
-    tmp = out.with_suffix(f".json.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True, allow_nan=False) + "\n")
-    os.replace(tmp, out)
+    out = update_json(RESULTS / "cdn.json", "placement", pl.clean_json(result))
     console.print(
         f"wrote {out} (key placement) and {', '.join(figures)} in {result['seconds']:.0f} s"
     )

@@ -66,6 +66,7 @@ from rich.console import Console
 
 from syslab.cdn.hls_workload import Request, VodCatalog, make_vod, simulate_prefetch, viewers
 from syslab.cdn.testbed import NginxOrigin, SyslabCdn, find_binary, free_port
+from syslab.common.records import update_json
 from syslab.common.report import Table
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -397,15 +398,7 @@ def figure(summary: dict) -> Path:
 
 
 def write_results(summary: dict) -> Path:
-    """Read-modify-write: other benchmarks own the other keys of cdn.json."""
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / "cdn.json"
-    data = json.loads(out.read_text()) if out.exists() else {}
-    data["prefetch"] = summary
-    tmp = out.with_suffix(".json.prefetch.tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True, default=float) + "\n")
-    tmp.replace(out)
-    return out
+    return update_json(RESULTS / "cdn.json", "prefetch", summary)
 
 
 def show(summary: dict) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import platform
 import socket
@@ -30,6 +29,7 @@ from aiohttp import web
 from rich.console import Console
 
 from syslab.cdn.tiers import HashRing, HealthChecker, HealthState, Rendezvous, balance
+from syslab.common.records import update_json
 from syslab.common.report import Table
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
@@ -269,15 +269,7 @@ def main() -> None:
     for t in tables:
         console.print(t.to_rich())
 
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / "cdn.json"
-    # Re-read just before writing and replace atomically: other cdn scripts write their own
-    # keys of this file and may have run meanwhile.
-    data = json.loads(out.read_text()) if out.exists() else {}
-    data["tier_hashing"] = result
-    tmp = out.with_suffix(f".json.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True, default=float) + "\n")
-    os.replace(tmp, out)
+    out = update_json(RESULTS / "cdn.json", "tier_hashing", result)
     console.print(f"wrote {out} (tier_hashing) in {result['seconds']:.1f} s")
 
 

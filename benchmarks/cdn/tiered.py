@@ -50,6 +50,7 @@ from syslab.cdn.cli import parse_bytes
 from syslab.cdn.replay import edge_hit, request_path
 from syslab.cdn.testbed import SyslabCdn, _Server, fetch
 from syslab.cdn.tiers import Rendezvous, key_movement
+from syslab.common.records import update_json
 from syslab.common.report import Table
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -735,13 +736,7 @@ def run_live(args, origin, urls, sizes, edge_cap, parent_cap, notes, failover_ru
 
 
 def write_results(summary: dict) -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / "cdn.json"
-    data = json.loads(out.read_text()) if out.exists() else {}
-    data["tiered"] = summary
-    tmp = out.with_suffix(".json.tiered.tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True, default=float) + "\n")
-    tmp.replace(out)
+    out = update_json(RESULTS / "cdn.json", "tiered", summary)
     console.print(f"[green]wrote[/] {out} (tiered)")
     return out
 

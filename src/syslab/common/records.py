@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -23,3 +24,20 @@ def read_jsonl(path: Path) -> Iterator[dict]:
         for line in src:
             if line.strip():
                 yield json.loads(line)
+
+
+def update_json(path: Path, key: str, value: object) -> Path:
+    """Set `key` of the JSON object in `path`, keeping the other keys; atomic replace.
+
+    Several benchmark scripts of one lab share a results file, one key each: the file is
+    re-read just before writing so a script never drops what another wrote meanwhile, and
+    replaced whole so a reader never sees half of it. Non-finite floats are refused.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = json.loads(path.read_text()) if path.exists() else {}
+    data[key] = value
+    tmp = path.with_suffix(f".{key}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True, default=float) + "\n")
+    os.replace(tmp, path)
+    return path
