@@ -122,6 +122,10 @@ class Node:
         counts["bytes_out"] += nbytes
         self.metrics.observe(time.perf_counter() - request.started)
 
+    def _hit_fields(self, obj: StoredResponse, age: float) -> bytes:
+        ttl = int(obj.lifetime - age)
+        return f"Age: {int(age)}\r\nCache-Status: {self.name}; hit; ttl={ttl}\r\n".encode()
+
     def respond_now(self, request: Request) -> bytes | None:
         """A response from the store alone, or None when upstream must be asked."""
         method = request.method
@@ -143,13 +147,16 @@ class Node:
             self.metrics.counts["hits"] += 1
             if self.prefetcher is not None:
                 self.prefetch_after(obj)
-            ttl = int(obj.lifetime - age)
-            extra = f"Age: {int(age)}\r\nCache-Status: {self.name}; hit; ttl={ttl}\r\n"
             if request.http10 or not request.keep_alive:
-                extra += _connection_field(request)
+                extra = self._hit_fields(obj, age) + _connection_field(request).encode()
+            elif obj.hit_age == (second := int(age)):
+                extra = obj.hit_fields  # Age and ttl change once a second: format them once
+            else:
+                extra = obj.hit_fields = self._hit_fields(obj, age)
+                obj.hit_age = second
             if method == "HEAD":
-                return obj.head + extra.encode() + b"\r\n"
-            return b"".join((obj.head, extra.encode(), b"\r\n", obj.body))
+                return obj.head + extra + b"\r\n"
+            return b"".join((obj.head, extra, b"\r\n", obj.body))
         if url.startswith(ADMIN_PREFIX):
             return None
         decision = http.decide(age, obj.lifetime, obj.cc, request.headers)

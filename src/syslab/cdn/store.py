@@ -38,6 +38,8 @@ class StoredResponse:
     size: int = 0
     key: int = 0  # the policy's key, set when stored (0: not stored)
     sliced: int = 0  # >0: the body (this many bytes) is stored in slices, see slices.py
+    hit_age: int = -1  # the whole-second Age that `hit_fields` were formatted for
+    hit_fields: bytes = b""  # "Age: …\r\nCache-Status: …" of a plain hit at that age
     always_revalidate: bool = False  # `no-cache` without field names: never served unchecked
     #: Set when a newer copy replaced or purged this one; readers holding it re-check.
     dead: bool = field(default=False)
