@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,6 +31,7 @@ from syslab.cdn.testbed import (
     find_binary,
     paced_load,
     run_wrk,
+    tool_version,
     warm,
 )
 from syslab.common.records import update_json
@@ -50,14 +50,6 @@ def make_objects(root: Path, n: int) -> list[str]:
     for i in range(n):
         (root / "obj" / f"{i:05d}").write_bytes(os.urandom(OBJECT_SIZE))
     return [f"/obj/{i:05d}" for i in range(n)]
-
-
-def version(cmd: list[str]) -> str:
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return "?"
-    return ((proc.stdout + proc.stderr).strip().splitlines() or ["?"])[0]
 
 
 def start_caches(origin_url: str, pin: str | None, notes: list[str]) -> dict:
@@ -232,9 +224,9 @@ def summarise(runs: dict, args, pinned: bool, notes: list, load_before, elapsed:
             "cpus": os.cpu_count(),
             "platform": platform.platform(),
             "python": platform.python_version(),
-            "nginx": version([find_binary("nginx") or "nginx", "-v"]),
-            "varnish": version([find_binary("varnishd") or "varnishd", "-V"]),
-            "wrk": version([find_binary("wrk") or "wrk", "-v"]),
+            "nginx": tool_version([find_binary("nginx") or "nginx", "-v"]),
+            "varnish": tool_version([find_binary("varnishd") or "varnishd", "-V"]),
+            "wrk": tool_version([find_binary("wrk") or "wrk", "-v"]),
             "load_avg_before": list(load_before),
             "load_avg_after": list(os.getloadavg()),
             "root": os.geteuid() == 0,

@@ -30,7 +30,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -44,11 +43,10 @@ from syslab.cdn.testbed import (
     NginxOrigin,
     NginxProxyCache,
     SyslabCdn,
-    _child_setup,
-    _parse_cpus,
     _Server,
-    cpu_seconds,
     find_binary,
+    run_wrk,
+    tool_version,
 )
 from syslab.common.records import update_json
 from syslab.common.report import Table
@@ -169,8 +167,8 @@ class SyslabCdnGcOff(SyslabCdn):
 # --------------------------------------------------------------------------- (a) wrk, cold keys
 
 _UNIQUE_LUA = """
-local n = %d
-local run = "%s"
+local n = FILES
+local run = "RUN"
 local counter = 0
 local nthreads = 0
 
@@ -185,17 +183,7 @@ end
 
 function request()
     counter = counter + 1
-    return wrk.format("GET", string.format("/obj/%%05d", counter %% n) .. prefix .. counter)
-end
-
-function done(summary, latency, requests)
-    local e = summary.errors
-    io.write(string.format(
-        'SYSLAB_WRK {"requests": %%d, "duration_us": %%d, "bytes": %%d, "connect": %%d, ' ..
-        '"read": %%d, "write": %%d, "status": %%d, "timeout": %%d, "p50_us": %%.1f, ' ..
-        '"p99_us": %%.1f, "max_us": %%.1f}\\n',
-        summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write,
-        e.status, e.timeout, latency:percentile(50), latency:percentile(99), latency.max))
+    return wrk.format("GET", string.format("/obj/%05d", counter % n) .. prefix .. counter)
 end
 """
 
@@ -205,49 +193,11 @@ def wrk_unique(
 ) -> dict:
     """wrk -t1 over keep-alive, a never-seen URL per request; CPU of `cpu_pids` over the run."""
     run = uuid.uuid4().hex[:8]
-    with tempfile.TemporaryDirectory(prefix="syslab-wrk-") as tmp:
-        script = Path(tmp) / "unique.lua"
-        script.write_text(_UNIQUE_LUA % (files, run))
-        cmd = [
-            find_binary("wrk") or "wrk",
-            "-t1",
-            f"-c{connections}",
-            f"-d{duration}s",
-            "--timeout=5s",
-            "-s",
-            str(script),
-            url,
-        ]
-        cpus = _parse_cpus(taskset) if taskset is not None else None
-        before = cpu_seconds(cpu_pids)
-        proc = subprocess.run(
-            cmd,
-            capture_output=True,
-            text=True,
-            timeout=duration + 60,
-            preexec_fn=_child_setup(cpus),
-        )
-        after = cpu_seconds(cpu_pids)
-    line = next((x for x in proc.stdout.splitlines() if x.startswith("SYSLAB_WRK ")), None)
-    if proc.returncode != 0 or line is None:
-        raise RuntimeError(f"wrk failed ({proc.returncode}): {proc.stderr.strip()[-500:]}")
-    raw = json.loads(line.split(" ", 1)[1])
-    seconds = raw["duration_us"] / 1e6
-    cpu = after - before
-    return {
-        "requests": raw["requests"],
-        "duration_s": seconds,
-        "req_per_s": raw["requests"] / seconds,
-        "server_cpu_s": cpu,
-        "req_per_cpu_s": raw["requests"] / cpu if cpu > 0 else None,
-        "cpu_utilisation": cpu / seconds,
-        "errors": sum(raw[k] for k in ("connect", "read", "write", "status", "timeout")),
-        "p50_ms": raw["p50_us"] / 1e3,
-        "p99_ms": raw["p99_us"] / 1e3,
-        "max_ms": raw["max_us"] / 1e3,
-        "mib_per_s": raw["bytes"] / seconds / 2**20,
-        "run": run,
-    }
+    lua = _UNIQUE_LUA.replace("FILES", str(files)).replace("RUN", run)
+    result = run_wrk(url, [], 1, connections, duration, cpu_pids, taskset, request_lua=lua)
+    result["cpu_utilisation"] = result["server_cpu_s"] / result["duration_s"]
+    result["run"] = run
+    return result
 
 
 def node_stats(url: str) -> dict:
@@ -506,14 +456,6 @@ def coalescing(args, notes: list[str]) -> dict:
 # --------------------------------------------------------------------------- output
 
 
-def version(cmd: list[str]) -> str:
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return "?"
-    return ((proc.stdout + proc.stderr).strip().splitlines() or ["?"])[0]
-
-
 def figure(summary: dict) -> Path | None:
     from syslab.common.plotting import grid, save
 
@@ -683,8 +625,8 @@ def main() -> None:
             "platform": platform.platform(),
             "python": platform.python_version(),
             "aiohttp": aiohttp.__version__,
-            "nginx": version([find_binary("nginx") or "nginx", "-v"]),
-            "wrk": version([find_binary("wrk") or "wrk", "-v"]),
+            "nginx": tool_version([find_binary("nginx") or "nginx", "-v"]),
+            "wrk": tool_version([find_binary("wrk") or "wrk", "-v"]),
             "load_avg_before": list(load_before),
             "load_avg_after": list(os.getloadavg()),
             "note": "2-core shared machine: wall req/s is noisy; compare per-CPU figures, "

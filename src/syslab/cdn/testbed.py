@@ -603,7 +603,7 @@ class SyslabCdn(_Server):
 
 # --------------------------------------------------------------------------- wrk
 
-_WRK_LUA = """
+_WRK_ROTATE = """
 local paths = {%s}
 local n = #paths
 local counter = 0
@@ -623,19 +623,31 @@ function request()
     counter = counter + 1
     return wrk.format("GET", paths[counter %% n + 1])
 end
+"""
 
+# Every run reports through this `done`, whatever its `request` function does.
+_WRK_DONE = """
 function done(summary, latency, requests)
     local e = summary.errors
     io.write(string.format(
-        'SYSLAB_WRK {"requests": %%d, "duration_us": %%d, "bytes": %%d, "connect": %%d, ' ..
-        '"read": %%d, "write": %%d, "status": %%d, "timeout": %%d, "p50_us": %%.1f, ' ..
-        '"p90_us": %%.1f, "p99_us": %%.1f, "p999_us": %%.1f, "mean_us": %%.1f, ' ..
-        '"max_us": %%.1f}\\n',
+        'SYSLAB_WRK {"requests": %d, "duration_us": %d, "bytes": %d, "connect": %d, ' ..
+        '"read": %d, "write": %d, "status": %d, "timeout": %d, "p50_us": %.1f, ' ..
+        '"p90_us": %.1f, "p99_us": %.1f, "p999_us": %.1f, "mean_us": %.1f, ' ..
+        '"max_us": %.1f}\\n',
         summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write,
         e.status, e.timeout, latency:percentile(50), latency:percentile(90),
         latency:percentile(99), latency:percentile(99.9), latency.mean, latency.max))
 end
 """
+
+
+def tool_version(cmd: list[str]) -> str:
+    """The first line a tool prints for its version flag (for results files), or "?"."""
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return "?"
+    return ((proc.stdout + proc.stderr).strip().splitlines() or ["?"])[0]
 
 
 def _lua_string(s: str) -> str:
@@ -651,8 +663,12 @@ def run_wrk(
     cpu_pids: Iterable[int] | None = None,
     taskset: str | Iterable[int] | None = None,
     timeout_s: float = 5.0,
+    request_lua: str | None = None,
 ) -> dict:
     """Closed-loop load with wrk over keep-alive connections, rotating over `paths`.
+
+    `request_lua`, if given, is a Lua script defining wrk's `request()` (and whatever it
+    needs) used instead of the rotation over `paths`, e.g. a never-seen URL per request.
 
     `taskset` pins wrk (pin the server with its `cpus=` or `pin()`). wrk takes whole seconds,
     so `duration` is rounded up. `errors` counts socket errors (connect, read, write,
@@ -662,13 +678,14 @@ def run_wrk(
     exe = find_binary("wrk")
     if exe is None:
         raise FileNotFoundError("wrk not found (apt-get install wrk)")
-    if not paths:
+    if not paths and request_lua is None:
         raise ValueError("run_wrk needs at least one path")
     seconds = max(1, int(-(-duration // 1)))
     cpu_pids = list(cpu_pids) if cpu_pids is not None else None
     with tempfile.TemporaryDirectory(prefix="syslab-wrk-") as tmp:
         script = Path(tmp) / "rotate.lua"
-        script.write_text(_WRK_LUA % ",".join(_lua_string(p) for p in paths))
+        rotate = _WRK_ROTATE % ",".join(_lua_string(p) for p in paths)
+        script.write_text((request_lua if request_lua is not None else rotate) + _WRK_DONE)
         cmd = [
             exe,
             f"-t{threads}",
