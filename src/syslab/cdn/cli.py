@@ -116,11 +116,13 @@ def origin(
     from aiohttp import web
 
     from syslab.cdn.origin import Origin
-    from syslab.cdn.server import parse_listen
+    from syslab.cdn.server import bind, parse_listen
 
     host, port = parse_listen(listen)
+    sock = bind(host, port, reuse_port=False)  # a taken port is a one-line error, here
+    port = sock.getsockname()[1]
     print(f"syslab cdn origin on http://{host}:{port}", flush=True)
-    web.run_app(Origin(host, port).app(), host=host, port=port, print=None, access_log=None)
+    web.run_app(Origin(host, port).app(), sock=sock, print=None, access_log=None)
 
 
 @app.command()
