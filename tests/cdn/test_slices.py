@@ -126,3 +126,22 @@ def test_purge_removes_head_and_slices(cdn):
     removed = node.call(lambda: store.remove_url(PATH))
     assert removed == 6 and stored_slices(node) == []
     assert node.call(lambda: store.peek(PATH)) is None
+
+
+def test_sliced_object_survives_a_restart_on_disk(tmp_path):
+    with Origin() as origin:
+        config = NodeConfig(
+            origin=origin.url, slice_size=SLICE, capacity=64 << 20, disk_path=str(tmp_path)
+        )
+        with BackgroundNode(config) as node:
+            assert fetch(node.url, PATH)[2] == BODY
+        with BackgroundNode(config) as node:  # a new process image: memory is empty
+            status, _, body = fetch(node.url, PATH, {"Range": f"bytes={SLICE}-{3 * SLICE}"})
+            assert status == 206 and body == BODY[SLICE : 3 * SLICE + 1]
+            status, _, body = fetch(node.url, PATH)
+            assert status == 200 and body == BODY
+        assert origin.hits[PATH] == 1 and origin.range_requests == []
+        with BackgroundNode(config) as node:  # a purge reaches the slices on disk too
+            node.call(lambda: node.node.purge_local(urls=[PATH]))
+            assert fetch(node.url, PATH)[2] == BODY
+        assert origin.hits[PATH] == 2

@@ -33,6 +33,7 @@ def to_record(obj: StoredResponse) -> dict[str, Any]:
         "response_time": obj.clock.response_time,
         "corrected_initial_age": obj.clock.corrected_initial_age,
         "tags": list(obj.tags),
+        "sliced": obj.sliced,
     }
 
 
@@ -53,6 +54,7 @@ def from_record(meta: dict[str, Any], body: bytes) -> StoredResponse:
         lifetime=freshness_lifetime(status, headers),
         cc=headers.cache_control(),
         tags=tuple(meta.get("tags", ())),
+        sliced=int(meta.get("sliced", 0)),
     )
 
 

@@ -431,7 +431,7 @@ class Node:
         vary = self.store.vary(stored.url) or ()
         if not self.store.put(obj, vary):
             return None
-        if self.disk is not None and not vary and not obj.sliced:
+        if self.disk is not None and not vary:
             self.disk.save(obj)
         return obj
 
@@ -640,9 +640,12 @@ class Node:
     ) -> int:  # type: ignore[assignment]
         removed = 0
         for url in urls:
+            head = self.store.peek(url)
             removed += self.store.remove_url(url)
             if self.disk is not None:
                 self.disk.remove(url)
+                if head is not None and head.sliced:  # its slices: one tombstone for all
+                    self.disk.remove_prefix(url + "\x00")
         for tag in tags:
             removed += self.store.remove_tag(tag)
         for prefix in prefixes:

@@ -73,9 +73,15 @@ class Slicer:
         head = self._head_like(obj, len(obj.body))
         if not self.node.store.put(head, ()):
             return None
+        self._persist(head)
         for i in range((len(obj.body) + self.size - 1) // self.size):
             self._put_slice(head, i, obj.body[i * self.size : (i + 1) * self.size])
         return head
+
+    def _persist(self, obj: StoredResponse) -> None:
+        """Heads and slices go to the disk tier like whole objects (each its own file)."""
+        if self.node.disk is not None:
+            self.node.disk.save(obj)
 
     def _head_like(self, obj: StoredResponse, total: int) -> StoredResponse:
         return StoredResponse(
@@ -107,6 +113,7 @@ class Slicer:
             tags=head.tags,
         )
         self.node.store.put(piece, ())
+        self._persist(piece)
 
     # -- serving
 
@@ -157,6 +164,13 @@ class Slicer:
                 found[i] = piece.body
             else:
                 missing.append(i)
+        if missing and self.node.disk is not None:  # after a restart: the disk may have them
+            for i in list(missing):
+                piece = await self.node.disk.load(slice_url(head.url, i))
+                if piece is not None and piece.headers.get("x-slice-of") == tag:
+                    store.put(piece, ())
+                    found[i] = piece.body
+                    missing.remove(i)
         if missing:
             fetched = await asyncio.gather(*(self.shared(head, i) for i in missing))
             found.update(zip(missing, fetched, strict=True))
@@ -235,6 +249,7 @@ class Slicer:
         head = self._head_like(probe, total)
         if not self.node.store.put(head, ()):
             return None
+        self._persist(head)
         self._put_slice(head, index, response.body)
         return head
 
