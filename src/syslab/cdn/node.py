@@ -101,7 +101,6 @@ class Node:
             self.disk = DiskTier(
                 self.config.disk_path, self.config.disk_capacity, self.config.policy
             )
-            self.store.on_remove = None
         if self.config.prefetch_depth:
             from syslab.cdn.hls import Prefetcher
 

@@ -9,7 +9,7 @@ hashing policies (W-TinyLFU) need and which keep the policy's memory small.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import xxhash
@@ -116,7 +116,6 @@ class MemoryStore:
         # url → stored URLs derived from it ("url\0slice=3"), purged with it
         self._children: dict[str, set[str]] = {}
         self.evictions = 0
-        self.on_remove: Callable[[StoredResponse], None] | None = None
 
     # -- lookups
 
@@ -131,13 +130,6 @@ class MemoryStore:
         entry = self._urls.get(url)
         return entry[0] if entry else None
 
-    def get(self, url: str, variant: tuple[str, ...] = ()) -> StoredResponse | None:
-        """The stored response, recording the access with the policy; None if absent."""
-        obj = self.peek(url, variant)
-        if obj is not None:
-            self.policy.request(obj.key, obj.size)
-        return obj
-
     def touch(self, obj: StoredResponse) -> None:
         """Tell the policy `obj` was just served (a hit)."""
         if obj.dead or not obj.key:  # gone, or never stored: re-admitting it would leak bytes
@@ -145,7 +137,7 @@ class MemoryStore:
         self.policy.request(obj.key, obj.size)
 
     def peek(self, url: str, variant: tuple[str, ...] = ()) -> StoredResponse | None:
-        """Like `get` without telling the policy (for revalidation bookkeeping)."""
+        """The stored response, or None; a hit is told to the policy separately (`touch`)."""
         entry = self._urls.get(url)
         return entry[1].get(variant) if entry is not None else None
 
@@ -193,9 +185,6 @@ class MemoryStore:
         urls = [u for u in self._urls if u.startswith(prefix)]
         return sum(self.remove_url(u) for u in urls)
 
-    def clear(self) -> int:
-        return self.remove_prefix("")
-
     # -- accounting
 
     @property
@@ -238,5 +227,3 @@ class MemoryStore:
                 tagged.discard(key)
                 if not tagged:
                     del self._tags[tag]
-        if self.on_remove is not None:
-            self.on_remove(obj)
