@@ -28,6 +28,10 @@ MAX_HEADERS = 100
 MAX_BODY = 64 * 2**20  # request bodies are forwarded whole; more → 413
 MAX_PIPELINE = 64  # queued responses per connection before we stop reading
 WRITE_HIGH_WATER = 1 << 20
+# nginx's defaults: a request must arrive whole within 60 s (client_header_timeout, and a
+# slow-loris client is cut off), an idle keep-alive connection is closed after 75 s.
+REQUEST_TIMEOUT = 60.0
+KEEPALIVE_TIMEOUT = 75.0
 
 # Request fields that a plain cache hit must look at; any of them sends the request to
 # the full decision logic (`Node.respond_now` still answers most of them without I/O).
@@ -98,12 +102,20 @@ class Handler(TypingProtocol):
     """What a connection needs from the node that serves it."""
 
     metrics: object
+    connections: set[Connection]  # open connections, for `close_idle`
 
     def respond_now(self, request: Request) -> bytes | None: ...
 
     def handle(self, request: Request) -> Awaitable[bytes]: ...
 
     def observe(self, request: Request, nbytes: int) -> None: ...
+
+
+def close_idle(connections: set[Connection]) -> None:
+    """Apply the request and keep-alive timeouts to every open connection (run each second)."""
+    now = time.perf_counter()
+    for conn in list(connections):
+        conn.idle_check(now)
 
 
 class HttpError(Exception):
@@ -144,6 +156,8 @@ class Connection(asyncio.Protocol):
         "closed",
         "can_write",
         "started",
+        "reading",
+        "last_active",
     )
 
     def __init__(self, handler: Handler) -> None:
@@ -155,6 +169,8 @@ class Connection(asyncio.Protocol):
         self.closed = False
         self.can_write = asyncio.Event()
         self.can_write.set()
+        self.reading = False  # a request has begun and is not complete yet
+        self.last_active = time.perf_counter()
         self._reset()
 
     def _reset(self) -> None:
@@ -171,8 +187,10 @@ class Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)  # type: ignore[attr-defined]
+        self.handler.connections.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.handler.connections.discard(self)
         self.closed = True
         self.can_write.set()
         for fut, _ in self.queue:
@@ -203,6 +221,7 @@ class Connection(asyncio.Protocol):
     def on_message_begin(self) -> None:
         self._reset()
         self.started = time.perf_counter()
+        self.reading = True
 
     def on_url(self, url: bytes) -> None:
         self.url += url
@@ -224,6 +243,8 @@ class Connection(asyncio.Protocol):
         self.body.append(body)
 
     def on_message_complete(self) -> None:
+        self.reading = False
+        self.last_active = self.started
         parser = self.parser
         if parser.should_upgrade():
             # Upgrade/CONNECT: llhttp completes the message before pausing; refuse it here,
@@ -293,6 +314,16 @@ class Connection(asyncio.Protocol):
                     transport.resume_reading()  # type: ignore[union-attr]
         finally:
             self.draining = False
+
+    def idle_check(self, now: float) -> None:
+        """Cut off a request that is taking too long to arrive, or an idle keep-alive."""
+        if self.closed or self.queue:  # answers pending: the wait is ours, not the client's
+            return
+        if self.reading:
+            if now - self.started > REQUEST_TIMEOUT:
+                self._fail(408, "request not received in time")
+        elif now - self.last_active > KEEPALIVE_TIMEOUT:
+            self.transport.close()  # type: ignore[union-attr]
 
     def _fail(self, status: int, text: str) -> None:
         """Answer a request we could not parse, after any queued answers, then close."""

@@ -89,6 +89,7 @@ class Node:
         self.prefetch_slots = asyncio.Semaphore(16)
         self.slicer = Slicer(self, config.slice_size) if config.slice_size > 0 else None
         self.siblings: list[str] = []  # internal URLs of this node's other worker processes
+        self.connections: set = set()  # open client connections (for their timeouts)
         from syslab.cdn.admin import Admin  # the admin API needs the node; keep imports one-way
 
         self.admin = Admin(self)

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import replace
 
-from syslab.cdn.http1 import Connection
+from syslab.cdn.http1 import Connection, close_idle
 from syslab.cdn.node import Node, NodeConfig
 from syslab.common.errors import UserError
 
@@ -73,11 +73,18 @@ async def run_node(
         # not possible off the main thread (tests run nodes in threads): `stop` is set instead
         with contextlib.suppress(RuntimeError, ValueError):
             loop.add_signal_handler(sig, stop.set)
+    async def timeouts() -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            close_idle(node.connections)
+
+    sweeper = asyncio.ensure_future(timeouts())
     if ready is not None:
         ready(node)
     try:
         await stop.wait()
     finally:
+        sweeper.cancel()
         for server in servers:
             server.close()
         await node.close()
