@@ -44,9 +44,11 @@ bench-cdn: setup services
 	$(BIN)/python benchmarks/cdn/hit_path.py
 	$(BIN)/python benchmarks/cdn/miss_path.py
 	$(BIN)/python benchmarks/cdn/tiered.py
+	$(BIN)/python benchmarks/cdn/tiered_split.py
 	$(BIN)/python benchmarks/cdn/placement.py
 	$(BIN)/python benchmarks/cdn/prefetch.py
 	$(BIN)/python benchmarks/cdn/tier_hashing.py
+	$(BIN)/python benchmarks/cdn/write_doc.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache

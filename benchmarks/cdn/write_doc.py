@@ -206,10 +206,18 @@ def prefetch(r: dict) -> str:
                 f"{run['wasted_prefetch_bytes'] / 2**20:.2f}",
             ]
         )
-    c = r.get("config", {})
-    head = ", ".join(f"{k} {v}" for k, v in c.items() if not isinstance(v, (dict, list)))
+    c = r["config"]
+    cat = c["catalog"]
+    head = (
+        f"{c['viewers']} sequential viewers of {cat['n_videos']} videos x {cat['n_segments']} "
+        f"segments x {cat['renditions']} renditions; nginx origin behind "
+        f"{c['origin_delay_s'] * 1e3:.0f} ms of delay; time compressed x{c['time_scale']} "
+        f"(a {cat['segment_duration']:.0f} s segment every {c['segment_interval_s']} s, so the "
+        f"origin wait is {c['origin_delay_over_segment_interval']:.0%} of a segment interval); "
+        "a segment counts as a first-byte hit only when answered from the store."
+    )
     return (
-        (f"Setup: {head}.\n\n" if head else "")
+        f"{head}\n\n"
         + markdown_table(
             [
                 "depth",
@@ -269,11 +277,30 @@ def placement(r: dict) -> str:
     )
 
 
+def tiered_split(r: dict) -> str:
+    rows = [
+        [
+            x["trace"],
+            f"{x['cdn_size']:.0%}",
+            f"{x['edge_share']:.0%}",
+            f"{x['tiered_bhr']:.4f}",
+            f"{x['single_bhr']:.4f}",
+            f"{x['ratio']:.3f}" if x["ratio"] is not None else "-",
+        ]
+        for x in r["rows"]
+    ]
+    return markdown_table(
+        ["trace", "CDN size / footprint", "edges' share", "tiered BHR", "one node BHR", "ratio"],
+        rows,
+    )
+
+
 BLOCKS: dict[str, Callable[[dict], str]] = {
     "hit-path": hit_path,
     "miss-path": miss_path,
     "tiered": tiered,
     "tier-hashing": tier_hashing,
+    "tiered-split": tiered_split,
     "prefetch": prefetch,
     "placement": placement,
 }
@@ -282,6 +309,7 @@ SECTIONS = {
     "miss-path": "miss_path",
     "tiered": "tiered",
     "tier-hashing": "tier_hashing",
+    "tiered-split": "tiered_split",
     "prefetch": "prefetch",
     "placement": "placement",
 }
