@@ -40,10 +40,10 @@ from pathlib import Path
 from rich.console import Console
 
 from syslab.cdn.testbed import (
+    ManagedServer,
     NginxOrigin,
     NginxProxyCache,
     SyslabCdn,
-    _Server,
     find_binary,
     run_wrk,
     tool_version,
@@ -130,7 +130,7 @@ def serve_aiohttp_proxy(origin: str, port: int) -> None:
     uvloop.run(main())
 
 
-class AiohttpProxy(_Server):
+class AiohttpProxy(ManagedServer):
     """`serve_aiohttp_proxy` in its own process, managed like the testbed's servers."""
 
     name = "aiohttp-proxy"

@@ -48,7 +48,7 @@ from rich.console import Console
 from syslab.cache.trace import Trace
 from syslab.cdn.cli import parse_bytes
 from syslab.cdn.replay import edge_hit, request_path
-from syslab.cdn.testbed import SyslabCdn, _Server, fetch
+from syslab.cdn.testbed import ManagedServer, SyslabCdn, fetch
 from syslab.cdn.tiers import Rendezvous, key_movement
 from syslab.common.records import update_json
 from syslab.common.report import Table
@@ -96,7 +96,7 @@ def serve_origin(port: int) -> None:
     uvloop.run(main())
 
 
-class OriginServer(_Server):
+class OriginServer(ManagedServer):
     name = "python-origin"
     ready_timeout = 30.0
 

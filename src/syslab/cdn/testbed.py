@@ -84,7 +84,7 @@ def find_binary(name: str) -> str | None:
     return None
 
 
-def _parse_cpus(cpus: str | Iterable[int]) -> set[int]:
+def parse_cpus(cpus: str | Iterable[int]) -> set[int]:
     """A taskset-style list ("0", "0,2", "1-3") or ints -> set of CPU ids."""
     if not isinstance(cpus, str):
         return {int(c) for c in cpus}
@@ -158,7 +158,7 @@ def cpu_seconds(pids: Iterable[int], children: bool = True) -> float:
 
 def pin(pids: Iterable[int], cpus: str | Iterable[int]) -> None:
     """Pin every thread of `pids` to `cpus` (like `taskset -a -p -c`); new threads inherit."""
-    mask = _parse_cpus(cpus)
+    mask = parse_cpus(cpus)
     for pid in pids:
         with contextlib.suppress(FileNotFoundError):
             for tid in os.listdir(f"/proc/{pid}/task"):
@@ -166,7 +166,7 @@ def pin(pids: Iterable[int], cpus: str | Iterable[int]) -> None:
                     os.sched_setaffinity(int(tid), mask)
 
 
-def _child_setup(cpus: set[int] | None) -> Callable[[], None]:
+def child_setup(cpus: set[int] | None) -> Callable[[], None]:
     """Runs in the forked child: pin it, and have it killed if we die (no stray servers)."""
     try:  # looked up here, in the parent: dlopen between fork and exec is not safe
         prctl = ctypes.CDLL(None, use_errno=True).prctl
@@ -249,7 +249,7 @@ class ServerError(RuntimeError):
     """A server did not come up; the message ends with the tail of its logs."""
 
 
-class _Server:
+class ManagedServer:
     """A server process on 127.0.0.1:<free port> in a private temp dir; subclasses say how."""
 
     name = "server"
@@ -257,7 +257,7 @@ class _Server:
     ready_timeout = 15.0
 
     def __init__(self, cpus: str | Iterable[int] | None = None) -> None:
-        self.cpus = _parse_cpus(cpus) if cpus is not None else None
+        self.cpus = parse_cpus(cpus) if cpus is not None else None
         self.port = 0
         self.dir: Path | None = None
         self.proc: subprocess.Popen | None = None
@@ -295,7 +295,7 @@ class _Server:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 cwd=self.dir,
-                preexec_fn=_child_setup(self.cpus),
+                preexec_fn=child_setup(self.cpus),
             )
             out.close()
             try:
@@ -372,7 +372,7 @@ class _Server:
         self.stop()
 
 
-class _Nginx(_Server):
+class _Nginx(ManagedServer):
     """Shared nginx skeleton: foreground master, private pid/log/temp paths."""
 
     binary = "nginx"
@@ -497,7 +497,7 @@ class NginxProxyCache(_Nginx):
     }}"""
 
 
-class Varnish(_Server):
+class Varnish(ManagedServer):
     """varnishd -F in front of `origin_url`: malloc storage, one thread pool, TTL 30 days."""
 
     name = "varnish"
@@ -549,7 +549,7 @@ sub vcl_backend_response {{ set beresp.ttl = 30d; }}
         return cmd
 
 
-class SyslabCdn(_Server):
+class SyslabCdn(ManagedServer):
     """Our node: `python -m syslab cdn serve --origin … --listen … --workers N`."""
 
     name = "syslab-cdn"
@@ -696,14 +696,14 @@ def run_wrk(
             str(script),
             url,
         ]
-        cpus = _parse_cpus(taskset) if taskset is not None else None
+        cpus = parse_cpus(taskset) if taskset is not None else None
         before = cpu_seconds(cpu_pids) if cpu_pids else 0.0
         proc = subprocess.run(
             cmd,
             capture_output=True,
             text=True,
             timeout=seconds + 60,
-            preexec_fn=_child_setup(cpus),
+            preexec_fn=child_setup(cpus),
         )
         after = cpu_seconds(cpu_pids) if cpu_pids else 0.0
     line = next((x for x in proc.stdout.splitlines() if x.startswith("SYSLAB_WRK ")), None)
@@ -938,7 +938,7 @@ def paced_load(
     load = _OpenLoop(host, port, requests, rate, count)
     old_affinity = os.sched_getaffinity(0)
     if cpus is not None:
-        os.sched_setaffinity(0, _parse_cpus(cpus))
+        os.sched_setaffinity(0, parse_cpus(cpus))
     slack = _timer_slack(1000)  # 1 us instead of 50 us: sub-ms waits end on time
     gc_was_enabled = gc.isenabled()
     gc.disable()
