@@ -145,3 +145,16 @@ def test_sliced_object_survives_a_restart_on_disk(tmp_path):
             node.call(lambda: node.node.purge_local(urls=[PATH]))
             assert fetch(node.url, PATH)[2] == BODY
         assert origin.hits[PATH] == 2
+
+
+def test_disk_writes_are_skipped_not_queued_when_the_disk_falls_behind(tmp_path, monkeypatch):
+    from syslab.cdn import disk_tier
+
+    monkeypatch.setattr(disk_tier, "MAX_PENDING_WRITES", 0)  # the disk is "always behind"
+    with Origin() as origin:
+        config = NodeConfig(origin=origin.url, disk_path=str(tmp_path))
+        with BackgroundNode(config) as node:
+            assert fetch(node.url, "/gen/s?size=100")[0] == 200
+            stats = node.call(lambda: node.node.disk.stats())
+            assert "; hit" in fetch(node.url, "/gen/s?size=100")[1]["cache-status"]  # memory
+    assert stats["skipped_writes"] >= 1 and stats["objects"] == 0

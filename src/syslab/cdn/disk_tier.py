@@ -22,6 +22,7 @@ from syslab.cdn.rfc9111 import AgeClock, Headers, freshness_lifetime
 from syslab.cdn.store import StoredResponse
 
 TOMBSTONES = "tombstones.json"
+MAX_PENDING_WRITES = 256
 
 
 def to_record(obj: StoredResponse) -> dict[str, Any]:
@@ -63,6 +64,9 @@ class DiskTier:
         self.root = Path(root)
         self.store = DiskStore(self.root, capacity, policy)
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="syslab-disk")
+        self.submitted = 0
+        self.written = 0
+        self.skipped = 0
         self.tombstones: dict[str, dict[str, float]] = {"tags": {}, "prefixes": {}}
         try:
             loaded = json.loads((self.root / TOMBSTONES).read_text())
@@ -87,7 +91,26 @@ class DiskTier:
         return obj
 
     def save(self, obj: StoredResponse) -> None:
-        self.executor.submit(self.store.put, obj.url, to_record(obj), obj.body)
+        """Queue a write; skipped (and counted) when the disk is this far behind.
+
+        Each write is fsynced, so a burst of misses can outrun the disk; an unbounded queue
+        would hold every pending body in memory. The memory tier still has the object.
+        """
+        if self.pending >= MAX_PENDING_WRITES:
+            self.skipped += 1
+            return
+        self.submitted += 1
+        self.executor.submit(self._put, obj.url, to_record(obj), obj.body)
+
+    def _put(self, key: str, meta: dict[str, Any], body: bytes) -> None:
+        try:
+            self.store.put(key, meta, body)
+        finally:
+            self.written += 1  # only this (writer) thread writes it, only the loop writes submitted
+
+    @property
+    def pending(self) -> int:
+        return self.submitted - self.written
 
     def remove(self, url: str) -> None:
         self.executor.submit(self.store.remove, url)
@@ -100,7 +123,11 @@ class DiskTier:
             self._bury("tags", tag)
 
     def stats(self) -> dict[str, int]:
-        return self.store.stats()
+        return {
+            **self.store.stats(),
+            "pending_writes": self.pending,
+            "skipped_writes": self.skipped,
+        }
 
     def close(self) -> None:
         self.executor.shutdown(wait=True)
