@@ -22,6 +22,7 @@ from syslab.cdn.store import MemoryStore, StoredResponse, reason
 from syslab.cdn.upstream import Upstream, UpstreamError, UpstreamResponse
 
 ADMIN_PREFIX = "/.syslab/"
+MAX_BACKGROUND = 1024  # background tasks (prefetches, refreshes) waiting or running
 # Client fields a miss must not forward: we fetch the whole, unconditional object and then
 # answer the client's conditions and ranges from it (as nginx proxy_cache does).
 _NOT_FORWARDED = (
@@ -679,6 +680,8 @@ class Node:
         urls = self.prefetcher.on_response(obj.url, obj.headers.get("content-type"), obj.body)  # type: ignore[union-attr]
         for url in urls:
             # paths only: a manifest may name other hosts, which are not ours to fetch
+            if len(self.background) >= MAX_BACKGROUND:
+                break  # prefetch is a bet; under a burst, don't queue it without bound
             if url.startswith("/") and self.store.vary(url) is None and url not in self.inflight:
                 self.metrics.counts["prefetches"] += 1
                 self.spawn(self._prefetch(url))
