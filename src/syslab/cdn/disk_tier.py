@@ -18,11 +18,17 @@ from pathlib import Path
 from typing import Any
 
 from syslab.cdn.disk import DiskStore
-from syslab.cdn.rfc9111 import AgeClock, Headers, freshness_lifetime
+from syslab.cdn.rfc9111 import AgeClock, Headers, freshness_lifetime, variant_key
 from syslab.cdn.store import StoredResponse
 
 TOMBSTONES = "tombstones.json"
+VARY_MARKER = 0  # status of the record that names a URL's Vary fields (never a real status)
 MAX_PENDING_WRITES = 256
+
+
+def variant_url(url: str, variant: tuple[str, ...]) -> str:
+    """Disk key of one variant (NUL cannot appear in a request target)."""
+    return url + "\x00vary=" + "\x1f".join(variant)
 
 
 def to_record(obj: StoredResponse) -> dict[str, Any]:
@@ -74,21 +80,43 @@ class DiskTier:
         except (OSError, ValueError, AttributeError):
             pass  # none yet, or unreadable: start without (objects stay verifiable)
 
-    async def load(self, url: str) -> StoredResponse | None:
+    async def load(
+        self, url: str, request: Headers
+    ) -> tuple[StoredResponse, tuple[str, ...]] | None:
+        """The stored response for `request` and its Vary fields, or None."""
+        obj = await self.load_key(url)
+        if obj is None or obj.status != VARY_MARKER:
+            return (obj, ()) if obj is not None else None
+        vary = tuple(obj.headers.get_all("x-vary"))  # a marker: the variants live beside it
+        variant = await self.load_key(variant_url(url, variant_key(vary, request)))
+        return (variant, vary) if variant is not None else None
+
+    async def load_key(self, key: str) -> StoredResponse | None:
+        """The record stored under exactly `key` (a slice, a variant), or None."""
         loop = asyncio.get_running_loop()
-        found = await loop.run_in_executor(self.executor, self.store.get, url)
+        found = await loop.run_in_executor(self.executor, self.store.get, key)
         if found is None:
             return None
         meta, body = found
         try:
             obj = from_record(meta, body)
         except (KeyError, TypeError, ValueError):
-            self.executor.submit(self.store.remove, url)
+            self.executor.submit(self.store.remove, key)
             return None
         if self._buried(obj):
-            self.executor.submit(self.store.remove, url)
+            self.executor.submit(self.store.remove, key)
             return None
         return obj
+
+    def save_variant(self, obj: StoredResponse, vary: tuple[str, ...]) -> None:
+        """A response with Vary: the variant under its own key, and a marker naming the fields."""
+        marker = StoredResponse(
+            url=obj.url, variant=(), status=VARY_MARKER,
+            headers=Headers(("X-Vary", f) for f in vary), body=b"", clock=obj.clock,
+            lifetime=0.0, cc={}, tags=obj.tags,
+        )  # fmt: skip
+        self.save(marker)
+        self._queue(variant_url(obj.url, obj.variant), obj)
 
     def save(self, obj: StoredResponse) -> None:
         """Queue a write; skipped (and counted) when the disk is this far behind.
@@ -96,11 +124,14 @@ class DiskTier:
         Each write is fsynced, so a burst of misses can outrun the disk; an unbounded queue
         would hold every pending body in memory. The memory tier still has the object.
         """
+        self._queue(obj.url, obj)
+
+    def _queue(self, key: str, obj: StoredResponse) -> None:
         if self.pending >= MAX_PENDING_WRITES:
             self.skipped += 1
             return
         self.submitted += 1
-        self.executor.submit(self._put, obj.url, to_record(obj), obj.body)
+        self.executor.submit(self._put, key, to_record(obj), obj.body)
 
     def _put(self, key: str, meta: dict[str, Any], body: bytes) -> None:
         try:
@@ -112,8 +143,20 @@ class DiskTier:
     def pending(self) -> int:
         return self.submitted - self.written
 
-    def remove(self, url: str) -> None:
-        self.executor.submit(self.store.remove, url)
+    def remove(self, urls: list[str]) -> None:
+        """Purge `urls` with their variants and slices (keys `url\\0…` derived from them).
+
+        One scan of the stored keys per purge call, on the writer thread: purges are rare,
+        and an index of derived keys would have to follow the disk's own evictions.
+        """
+        wanted = set(urls)
+
+        def purge() -> None:
+            for key in list(self.store):  # a snapshot: we remove while going
+                if key in wanted or key.partition("\x00")[0] in wanted:
+                    self.store.remove(key)
+
+        self.executor.submit(purge)
 
     def remove_prefix(self, prefix: str) -> None:
         self._bury("prefixes", prefix)

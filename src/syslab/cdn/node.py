@@ -189,10 +189,11 @@ class Node:
         obj = None
         if vary is not None:
             obj = self.store.peek(url, http.variant_key(vary, request.headers) if vary else ())
-        elif self.disk is not None:
-            obj = await self.disk.load(url)
-            if obj is not None:
-                self.store.put(obj, ())
+        if obj is None and self.disk is not None:  # the second tier: evicted, or restarted
+            found = await self.disk.load(url, request.headers)
+            if found is not None:
+                obj, disk_vary = found
+                self.store.put(obj, disk_vary)
         if obj is None:
             fwd = "vary-miss" if vary else "uri-miss"
             if "only-if-cached" in request.headers.cache_control():
@@ -406,8 +407,8 @@ class Node:
         if not self.store.put(obj, vary):
             return None, "not-admitted"
         self.metrics.counts["stored"] += 1
-        if self.disk is not None and not vary:
-            self.disk.save(obj)
+        if self.disk is not None:
+            self._save(obj, vary)
         return obj, ""
 
     def _refresh(
@@ -432,9 +433,15 @@ class Node:
         vary = self.store.vary(stored.url) or ()
         if not self.store.put(obj, vary):
             return None
-        if self.disk is not None and not vary:
-            self.disk.save(obj)
+        if self.disk is not None:
+            self._save(obj, vary)
         return obj
+
+    def _save(self, obj: StoredResponse, vary: tuple[str, ...]) -> None:
+        if vary:
+            self.disk.save_variant(obj, vary)  # type: ignore[union-attr]
+        else:
+            self.disk.save(obj)  # type: ignore[union-attr]
 
     def make(
         self,
@@ -641,12 +648,9 @@ class Node:
     ) -> int:  # type: ignore[assignment]
         removed = 0
         for url in urls:
-            head = self.store.peek(url)
             removed += self.store.remove_url(url)
-            if self.disk is not None:
-                self.disk.remove(url)
-                if head is not None and head.sliced:  # its slices: one tombstone for all
-                    self.disk.remove_prefix(url + "\x00")
+        if self.disk is not None and urls:
+            self.disk.remove(list(urls))  # with their variants and slices
         for tag in tags:
             removed += self.store.remove_tag(tag)
         for prefix in prefixes:

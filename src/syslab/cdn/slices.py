@@ -166,7 +166,7 @@ class Slicer:
                 missing.append(i)
         if missing and self.node.disk is not None:  # after a restart: the disk may have them
             for i in list(missing):
-                piece = await self.node.disk.load(slice_url(head.url, i))
+                piece = await self.node.disk.load_key(slice_url(head.url, i))
                 if piece is not None and piece.headers.get("x-slice-of") == tag:
                     store.put(piece, ())
                     found[i] = piece.body
