@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import http.client
-import urllib.parse
-
 import pytest
 
 from syslab.cdn.node import NodeConfig
@@ -16,17 +13,6 @@ SLICE = 64 * 1024
 SIZE = 300_000  # 5 slices: 4 full and one of 37,856 bytes
 PATH = f"/gen/big?size={SIZE}"
 BODY = generated_body("/gen/big", SIZE)
-
-
-def fetch(base: str, path: str, headers: dict[str, str] | None = None) -> tuple[int, dict, bytes]:
-    parts = urllib.parse.urlsplit(base)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
-    conn.request("GET", path, headers=headers or {})
-    r = conn.getresponse()
-    body = r.read()
-    fields = {k.lower(): ", ".join(r.msg.get_all(k)) for k in set(r.msg.keys())}
-    conn.close()
-    return r.status, fields, body
 
 
 @pytest.fixture
@@ -54,7 +40,7 @@ def test_pure_helpers():
     assert parse_content_range("bytes 0-100/100") is None
 
 
-def test_full_get_is_stored_as_slices_and_served_whole(cdn):
+def test_full_get_is_stored_as_slices_and_served_whole(cdn, fetch):
     origin, node = cdn
     status, fields, body = fetch(node.url, PATH)
     assert status == 200 and body == BODY
@@ -65,7 +51,7 @@ def test_full_get_is_stored_as_slices_and_served_whole(cdn):
     assert origin.hits[PATH] == 1
 
 
-def test_cold_range_fetches_only_the_slices_it_needs(cdn):
+def test_cold_range_fetches_only_the_slices_it_needs(cdn, fetch):
     origin, node = cdn
     status, fields, body = fetch(node.url, PATH, {"Range": "bytes=200000-200099"})
     assert status == 206 and body == BODY[200000:200100]
@@ -83,7 +69,7 @@ def test_cold_range_fetches_only_the_slices_it_needs(cdn):
     assert origin.hits[PATH] == 5
 
 
-def test_multi_range_and_suffix_from_slices(cdn):
+def test_multi_range_and_suffix_from_slices(cdn, fetch):
     origin, node = cdn
     fetch(node.url, PATH)
     status, fields, body = fetch(node.url, PATH, {"Range": "bytes=0-9,299990-"})
@@ -96,7 +82,7 @@ def test_multi_range_and_suffix_from_slices(cdn):
     assert origin.hits[PATH] == 1
 
 
-def test_evicted_slice_is_refetched_alone(cdn):
+def test_evicted_slice_is_refetched_alone(cdn, fetch):
     origin, node = cdn
     fetch(node.url, PATH)
     store = node.node.store
@@ -106,7 +92,7 @@ def test_evicted_slice_is_refetched_alone(cdn):
     assert origin.range_requests == [(PATH, f"bytes={2 * SLICE}-{3 * SLICE - 1}")]
 
 
-def test_changed_object_is_never_stitched_from_two_versions(cdn):
+def test_changed_object_is_never_stitched_from_two_versions(cdn, fetch):
     origin, node = cdn
     fetch(node.url, PATH)
     store = node.node.store
@@ -119,7 +105,7 @@ def test_changed_object_is_never_stitched_from_two_versions(cdn):
     assert status == 200 and body == new_body
 
 
-def test_purge_removes_head_and_slices(cdn):
+def test_purge_removes_head_and_slices(cdn, fetch):
     origin, node = cdn
     fetch(node.url, PATH)
     store = node.node.store
@@ -128,7 +114,7 @@ def test_purge_removes_head_and_slices(cdn):
     assert node.call(lambda: store.peek(PATH)) is None
 
 
-def test_sliced_object_survives_a_restart_on_disk(tmp_path):
+def test_sliced_object_survives_a_restart_on_disk(tmp_path, fetch):
     with Origin() as origin:
         config = NodeConfig(
             origin=origin.url, slice_size=SLICE, capacity=64 << 20, disk_path=str(tmp_path)
@@ -145,35 +131,3 @@ def test_sliced_object_survives_a_restart_on_disk(tmp_path):
             node.call(lambda: node.node.purge_local(urls=[PATH]))
             assert fetch(node.url, PATH)[2] == BODY
         assert origin.hits[PATH] == 2
-
-
-def test_disk_writes_are_skipped_not_queued_when_the_disk_falls_behind(tmp_path, monkeypatch):
-    from syslab.cdn import disk_tier
-
-    monkeypatch.setattr(disk_tier, "MAX_PENDING_WRITES", 0)  # the disk is "always behind"
-    with Origin() as origin:
-        config = NodeConfig(origin=origin.url, disk_path=str(tmp_path))
-        with BackgroundNode(config) as node:
-            assert fetch(node.url, "/gen/s?size=100")[0] == 200
-            stats = node.call(lambda: node.node.disk.stats())
-            assert "; hit" in fetch(node.url, "/gen/s?size=100")[1]["cache-status"]  # memory
-    assert stats["skipped_writes"] >= 1 and stats["objects"] == 0
-
-
-def test_variants_survive_a_restart_and_a_purge_reaches_them_on_disk(tmp_path):
-    path = "/gen/v?size=300&vary=Accept-Encoding"
-    gzip, br = {"Accept-Encoding": "gzip"}, {"Accept-Encoding": "br"}
-    with Origin() as origin:
-        config = NodeConfig(origin=origin.url, disk_path=str(tmp_path))
-        with BackgroundNode(config) as node:
-            fetch(node.url, path, gzip)
-            fetch(node.url, path, br)
-        assert origin.hits[path] == 2
-        with BackgroundNode(config) as node:  # both variants come back from disk
-            assert "; hit" in fetch(node.url, path, {"Accept-Encoding": " GZIP"})[1]["cache-status"]
-            assert "; hit" in fetch(node.url, path, br)[1]["cache-status"]
-            assert origin.hits[path] == 2
-            node.call(lambda: node.node.purge_local(urls=[path]))
-        with BackgroundNode(config) as node:  # the purge removed the variants' files too
-            fetch(node.url, path, br)
-        assert origin.hits[path] == 3
