@@ -39,3 +39,12 @@ def test_variants_survive_a_restart_and_a_purge_reaches_them_on_disk(tmp_path, f
         with BackgroundNode(config) as node:  # the purge removed the variants' files too
             fetch(node.url, path, br)
         assert origin.hits[path] == 3
+
+
+def test_each_worker_has_its_own_disk_folder(tmp_path):
+    from syslab.cdn.server import worker_config
+
+    config = NodeConfig(origin="http://127.0.0.1:1", disk_path=str(tmp_path))
+    folders = {worker_config(config, i).disk_path for i in range(3)}
+    assert len(folders) == 3 and all(f.startswith(str(tmp_path)) for f in folders)
+    assert worker_config(NodeConfig(origin="http://127.0.0.1:1"), 0).disk_path is None

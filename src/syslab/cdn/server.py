@@ -18,6 +18,7 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 from syslab.cdn.http1 import Connection, close_idle
 from syslab.cdn.node import Node, NodeConfig
@@ -73,6 +74,7 @@ async def run_node(
         # not possible off the main thread (tests run nodes in threads): `stop` is set instead
         with contextlib.suppress(RuntimeError, ValueError):
             loop.add_signal_handler(sig, stop.set)
+
     async def timeouts() -> None:
         while True:
             await asyncio.sleep(1.0)
@@ -182,6 +184,13 @@ def tune_gc() -> None:
     gc.set_threshold(20_000, 50, 100)
 
 
+def worker_config(config: NodeConfig, index: int) -> NodeConfig:
+    """Worker `index`'s configuration: its own disk folder (stores are not shared)."""
+    if config.disk_path is None:
+        return replace(config)
+    return replace(config, disk_path=str(Path(config.disk_path) / f"worker-{index}"))
+
+
 def serve(
     config: NodeConfig, listen: str, workers: int = 1, announce: Callable[[str], None] = print
 ) -> None:
@@ -199,11 +208,12 @@ def serve(
         f"{config.capacity / 2**20:.0f} MiB per worker)"
     )
     if workers == 1:
-        _worker(config, host, port, internal, 0)
+        _worker(worker_config(config, 0), host, port, internal, 0)
         return
     ctx = multiprocessing.get_context("fork")
+    configs = [worker_config(config, i) for i in range(workers)]
     procs = {
-        i: ctx.Process(target=_worker, args=(replace(config), host, port, internal, i), daemon=True)
+        i: ctx.Process(target=_worker, args=(configs[i], host, port, internal, i), daemon=True)
         for i in range(workers)
     }
     for p in procs.values():
@@ -225,7 +235,7 @@ def serve(
                         f"syslab cdn: worker {i} exited ({p.exitcode}); restarting", file=sys.stderr
                     )
                     procs[i] = ctx.Process(
-                        target=_worker, args=(config, host, port, internal, i), daemon=True
+                        target=_worker, args=(configs[i], host, port, internal, i), daemon=True
                     )
                     procs[i].start()
     finally:
