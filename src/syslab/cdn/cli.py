@@ -71,7 +71,9 @@ def serve(
     admin_token: str = typer.Option(
         None, envvar="SYSLAB_CDN_TOKEN", help="Token for the admin API (/.syslab/…)."
     ),
-    disk: Path = typer.Option(None, help="Folder for the disk tier (survives restarts)."),
+    disk: Path = typer.Option(
+        None, help="Folder for the disk tier (a subfolder per worker; survives restarts)."
+    ),
     disk_capacity: str = typer.Option("10GiB", help="Disk tier size per worker."),
     prefetch: int = typer.Option(
         0, min=0, max=64, help="HLS/DASH: segments to fetch ahead (0: off)."
