@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from syslab.cdn import plan as pl
+from syslab.cdn.plan import simulate as plan_simulate
 from syslab.common.errors import UserError
 
 GB = pl.GB
@@ -196,14 +197,14 @@ def test_remote_hits_use_the_cheapest_holder_only_when_cheaper_than_the_origin()
                                 0, 0, 0, 0.0, 0.0) for r, k in zip("abc", held, strict=True)],
                    MONTH, 1.0, 0.0)  # fmt: skip
     ev = log_of([(0, 0, 0, 100), (1, 1, 0, 100), (2, 2, 0, 100)], regions="abc")
-    local, remote, price = pl._routes(pl._held(plan, 1), ev, prices)
+    local, remote, price = plan_simulate._routes(plan_simulate._held(plan, 1), ev, prices)
     assert local.tolist() == [False, True, True]
     assert remote.tolist() == [True, False, False] and price.tolist() == [0.01, 0.0, 0.0]
     # Without c, a's only source is b at 0.05 < 0.09; with b -> a at 0.10 it is the origin.
     plan.nodes[2].keys = np.array([], dtype=np.int64)
-    assert pl._routes(pl._held(plan, 1), ev, prices)[2][0] == 0.05
+    assert plan_simulate._routes(plan_simulate._held(plan, 1), ev, prices)[2][0] == 0.05
     prices.transfer["b"]["a"] = 0.10
-    local, remote, _ = pl._routes(pl._held(plan, 1), ev, prices)
+    local, remote, _ = plan_simulate._routes(plan_simulate._held(plan, 1), ev, prices)
     assert not local[0] and not remote[0]
     out = pl.simulate_plan(plan, ev, prices)
     assert out.hit_ratio == pytest.approx(2 / 3) and out.fill_bytes[0] == 100 + 0  # a misses
