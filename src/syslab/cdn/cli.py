@@ -83,6 +83,9 @@ def serve(
     slice_size: str = typer.Option(
         "1MiB", "--slice", help="Store objects above this size in slices of it (0: never)."
     ),
+    access_log: Path = typer.Option(
+        None, help="Append a line per request (Common Log Format + Cache-Status + ms)."
+    ),
 ) -> None:
     """Run a caching reverse proxy in front of ORIGIN."""
     from syslab.cache.policies import POLICIES
@@ -106,6 +109,7 @@ def serve(
         disk_capacity=parse_bytes(disk_capacity),
         prefetch_depth=prefetch,
         slice_size=0 if slice_size.strip() == "0" else parse_bytes(slice_size),
+        access_log=str(access_log) if access_log else None,
     )
     run(config, listen, workers, announce=lambda line: print(line, flush=True))
 

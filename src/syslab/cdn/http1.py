@@ -108,7 +108,7 @@ class Handler(TypingProtocol):
 
     def handle(self, request: Request) -> Awaitable[bytes]: ...
 
-    def observe(self, request: Request, nbytes: int) -> None: ...
+    def observe(self, request: Request, response: bytes, peer: str) -> None: ...
 
 
 def close_idle(connections: set[Connection]) -> None:
@@ -158,6 +158,7 @@ class Connection(asyncio.Protocol):
         "started",
         "reading",
         "last_active",
+        "peer",
     )
 
     def __init__(self, handler: Handler) -> None:
@@ -170,6 +171,7 @@ class Connection(asyncio.Protocol):
         self.can_write = asyncio.Event()
         self.can_write.set()
         self.reading = False  # a request has begun and is not complete yet
+        self.peer = "-"
         self.last_active = time.perf_counter()
         self._reset()
 
@@ -187,6 +189,8 @@ class Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)  # type: ignore[attr-defined]
+        peer = transport.get_extra_info("peername")
+        self.peer = str(peer[0]) if peer else "-"
         self.handler.connections.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -267,7 +271,7 @@ class Connection(asyncio.Protocol):
             data = self.handler.respond_now(request)
             if data is not None:
                 self.transport.write(data)  # type: ignore[union-attr]
-                self.handler.observe(request, len(data))
+                self.handler.observe(request, data, self.peer)
                 if not request.keep_alive:
                     self.transport.close()  # type: ignore[union-attr]
                 return
@@ -285,7 +289,7 @@ class Connection(asyncio.Protocol):
         data = self.handler.respond_now(request)
         if data is None:
             data = await self.handler.handle(request)
-        self.handler.observe(request, len(data))
+        self.handler.observe(request, data, self.peer)
         return data
 
     async def _drain(self) -> None:

@@ -12,6 +12,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TextIO
 
 from syslab.cdn import rfc9111 as http
 from syslab.cdn.http1 import Request, error_response
@@ -59,6 +60,7 @@ class NodeConfig:
     disk_path: str | None = None
     disk_capacity: int = 10 << 30
     prefetch_depth: int = 0
+    access_log: str | None = None  # a file to append one line per request to
     slice_size: int = 1 << 20  # objects above this are stored in slices (0: never)
     health_interval: float = 0.25
 
@@ -91,12 +93,16 @@ class Node:
         self.slicer = Slicer(self, config.slice_size) if config.slice_size > 0 else None
         self.siblings: list[str] = []  # internal URLs of this node's other worker processes
         self.connections: set = set()  # open client connections (for their timeouts)
+        self.access_log: TextIO | None = None
         from syslab.cdn.admin import Admin  # the admin API needs the node; keep imports one-way
 
         self.admin = Admin(self)
 
     async def start(self) -> None:
         await self.upstream.start()
+        if self.config.access_log:
+            # buffered: flushed once a second by the server's housekeeping, and at close
+            self.access_log = open(self.config.access_log, "a", buffering=1 << 16)  # noqa: SIM115
         if self.config.disk_path:
             from syslab.cdn.disk_tier import DiskTier
 
@@ -114,14 +120,19 @@ class Node:
         await self.upstream.close()
         if self.disk is not None:
             self.disk.close()
+        if self.access_log is not None:
+            self.access_log.close()
 
     # ------------------------------------------------------------ connection interface
 
-    def observe(self, request: Request, nbytes: int) -> None:
+    def observe(self, request: Request, response: bytes, peer: str) -> None:
         counts = self.metrics.counts
         counts["requests"] += 1
-        counts["bytes_out"] += nbytes
-        self.metrics.observe(time.perf_counter() - request.started)
+        counts["bytes_out"] += len(response)
+        seconds = time.perf_counter() - request.started
+        self.metrics.observe(seconds)
+        if self.access_log is not None:
+            self.access_log.write(access_line(request, response, peer, seconds))
 
     def _hit_fields(self, obj: StoredResponse, age: float) -> bytes:
         ttl = int(obj.lifetime - age)
@@ -699,6 +710,24 @@ class Node:
         self.background.add(task)
         task.add_done_callback(self.background.discard)
         return task
+
+
+def access_line(request: Request, response: bytes, peer: str, seconds: float) -> str:
+    """One access-log line: the Common Log Format, then Cache-Status and the time taken."""
+    status = response[9:12].decode("ascii", "replace")
+    head_end = response.find(b"\r\n\r\n")
+    at = response.find(b"\r\nCache-Status: ", 0, head_end)
+    cache = ""
+    if at >= 0:
+        end = response.find(b"\r\n", at + 2)
+        cache = response[at + 16 : end].decode("latin-1")
+    when = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime())
+    version = "HTTP/1.0" if request.http10 else "HTTP/1.1"
+    target = request.target.replace('"', "%22")  # keep the quoted field parseable
+    return (
+        f'{peer} - - [{when}] "{request.method} {target} {version}" {status} '
+        f'{len(response) - head_end - 4 if head_end >= 0 else 0} "{cache}" {seconds * 1e3:.2f}\n'
+    )
 
 
 def _connection_field(request: Request) -> str:

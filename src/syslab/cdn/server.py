@@ -79,6 +79,8 @@ async def run_node(
         while True:
             await asyncio.sleep(1.0)
             close_idle(node.connections)
+            if node.access_log is not None:
+                node.access_log.flush()
 
     sweeper = asyncio.ensure_future(timeouts())
     if ready is not None:
