@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from syslab.cache.policies import POLICIES, make_policy
 from syslab.cache.policies.base import Policy
+from syslab.common.errors import UserError
 
 ONLINE = tuple(name for name in POLICIES if name != "belady")
 
@@ -236,7 +237,7 @@ def test_as3fifo_sweeps_dead_slots():
 def test_belady_refuses_remove():
     p = make_policy("belady", 2, next_access=[-1])
     p.request("a")
-    with pytest.raises(NotImplementedError, match="offline"):
+    with pytest.raises(UserError, match="offline"):
         p.remove("a")
 
 

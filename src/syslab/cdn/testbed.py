@@ -37,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -249,7 +250,7 @@ class ServerError(RuntimeError):
     """A server did not come up; the message ends with the tail of its logs."""
 
 
-class ManagedServer:
+class ManagedServer(ABC):
     """A server process on 127.0.0.1:<free port> in a private temp dir; subclasses say how."""
 
     name = "server"
@@ -266,9 +267,9 @@ class ManagedServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    # subclasses: write config files into self.dir and return the command line
+    @abstractmethod
     def _command(self) -> list[str]:
-        raise NotImplementedError
+        """Write config files into self.dir and return the command line."""
 
     def _logs(self) -> list[Path]:
         return [self.dir / "stdout.log"] if self.dir else []
@@ -372,7 +373,7 @@ class ManagedServer:
         self.stop()
 
 
-class _Nginx(ManagedServer):
+class _Nginx(ManagedServer, ABC):
     """Shared nginx skeleton: foreground master, private pid/log/temp paths."""
 
     binary = "nginx"
@@ -381,8 +382,9 @@ class _Nginx(ManagedServer):
         super().__init__(cpus)
         self.workers = workers
 
+    @abstractmethod
     def _http_block(self) -> str:
-        raise NotImplementedError
+        """The `http { … }` body: what this nginx serves."""
 
     def _logs(self) -> list[Path]:
         return [self.dir / "stdout.log", self.dir / "error.log"]

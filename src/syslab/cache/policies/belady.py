@@ -18,6 +18,7 @@ import heapq
 from collections.abc import Hashable, Sequence
 
 from syslab.cache.policies.base import Policy
+from syslab.common.errors import UserError
 
 
 class Belady(Policy):
@@ -67,7 +68,7 @@ class Belady(Policy):
         self._evicted(key)
 
     def remove(self, key: Hashable) -> bool:
-        raise NotImplementedError(
+        raise UserError(
             "belady is an offline policy replaying a fixed trace with its known future; "
             "it cannot serve purges (use an online policy)"
         )
