@@ -47,7 +47,7 @@ from rich.console import Console
 
 from syslab.cache.trace import Trace
 from syslab.cdn.cli import parse_bytes
-from syslab.cdn.replay import edge_hit, request_path
+from syslab.cdn.replay import edge_hit, replay_paths, request_path
 from syslab.cdn.testbed import ManagedServer, SyslabCdn, fetch
 from syslab.cdn.tiers import Rendezvous, key_movement
 from syslab.common.records import update_json
@@ -253,44 +253,18 @@ async def replay(
 
     Records per request: send and completion times, status, body bytes and Cache-Status.
     """
-    import aiohttp
-
-    n = len(urls)
-    sent = np.zeros(n)
-    done = np.zeros(n)
-    status = np.zeros(n, dtype=np.int32)
-    nbytes = np.zeros(n, dtype=np.int64)
-    cache_status = [""] * n
-    position = 0
     killed_at: list[float] = []
-    connector = aiohttp.TCPConnector(limit=concurrency * len(targets) + 8)
-    timeout = aiohttp.ClientTimeout(total=30)
     t0 = time.perf_counter()
-    async with aiohttp.ClientSession(
-        connector=connector, timeout=timeout, auto_decompress=False
-    ) as session:
 
-        async def client() -> None:
-            nonlocal position
-            while position < n:
-                i = position
-                position += 1
-                if kill is not None and not killed_at and i >= kill_at:
-                    killed_at.append(time.perf_counter())  # before the kill: conservative
-                    kill()
-                sent[i] = time.perf_counter()
-                try:
-                    async with session.get(targets[i % len(targets)] + urls[i]) as r:
-                        body = await r.read()
-                        status[i] = r.status
-                        nbytes[i] = len(body)
-                        cache_status[i] = ", ".join(r.headers.getall("Cache-Status", []))
-                except (aiohttp.ClientError, TimeoutError, OSError):
-                    status[i] = 0
-                done[i] = time.perf_counter()
+    def before(i: int) -> None:
+        if kill is not None and not killed_at and i >= kill_at:
+            killed_at.append(time.perf_counter())  # before the kill: conservative
+            kill()
 
-        await asyncio.gather(*(client() for _ in range(concurrency)))
-    wall = time.perf_counter() - t0
+    x = await replay_paths(targets, urls, concurrency=concurrency, before=before)
+    sent, done, status, nbytes, cache_status, wall = (
+        x.sent, x.done, x.status, x.nbytes, x.cache_status, x.wall
+    )  # fmt: skip
     ok = status == 200
     expected = sizes.astype(np.int64)
     members = [[m.strip() for m in cs.split(",")] if cs else [] for cs in cache_status]
@@ -305,8 +279,8 @@ async def replay(
         for i, ms in enumerate(members)
     ]
     return {
-        "sent": sent - t0,
-        "done": done - t0,
+        "sent": sent,  # replay_paths' clock starts with t0, within microseconds
+        "done": done,
         "status": status,
         "nbytes": nbytes,
         "size_ok": ok & (nbytes == expected),

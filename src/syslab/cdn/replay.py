@@ -56,6 +56,68 @@ def object_sizes(trace: Trace, default: int = 10240, cap: int = 8 * 2**20) -> np
     return np.clip(trace.sizes.astype(np.int64), 1, cap)
 
 
+@dataclass
+class Exchanges:
+    """What each request of a replay got: timings (seconds from the start), status, bytes and
+    the full Cache-Status (every tier's member), in request order."""
+
+    sent: np.ndarray
+    done: np.ndarray
+    status: np.ndarray  # 0: the connection failed
+    nbytes: np.ndarray
+    cache_status: list[str]
+    wall: float
+
+
+async def replay_paths(
+    targets: Sequence[str],
+    paths: Sequence[str],
+    *,
+    concurrency: int = 8,
+    route: Callable[[int], int] | None = None,
+    progress: Callable[[int], None] | None = None,
+    before: Callable[[int], None] | None = None,
+) -> Exchanges:
+    """GET each path from `targets[route(i)]` (default: round robin) with `concurrency`
+    keep-alive clients taking requests in order; `before(i)` runs just before request i."""
+    n = len(paths)
+    route = route or (lambda i: i % len(targets))
+    sent, done = np.zeros(n), np.zeros(n)
+    status = np.zeros(n, dtype=np.int32)
+    nbytes = np.zeros(n, dtype=np.int64)
+    cache_status = [""] * n
+    position = 0
+    connector = aiohttp.TCPConnector(limit=concurrency * len(targets) + 8)
+    timeout = aiohttp.ClientTimeout(total=30)
+    t0 = time.perf_counter()
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=timeout, auto_decompress=False
+    ) as session:
+
+        async def client() -> None:
+            nonlocal position
+            while position < n:
+                i = position
+                position += 1
+                if before is not None:
+                    before(i)
+                sent[i] = time.perf_counter() - t0
+                try:
+                    async with session.get(targets[route(i)] + paths[i]) as r:
+                        body = await r.read()
+                        status[i] = r.status
+                        nbytes[i] = len(body)
+                        cache_status[i] = ", ".join(r.headers.getall("Cache-Status", []))
+                except (aiohttp.ClientError, TimeoutError, OSError):
+                    status[i] = 0
+                done[i] = time.perf_counter() - t0
+                if progress is not None:
+                    progress(1)
+
+        await asyncio.gather(*(client() for _ in range(concurrency)))
+    return Exchanges(sent, done, status, nbytes, cache_status, time.perf_counter() - t0)
+
+
 async def replay(
     targets: Sequence[str],
     trace: Trace,
@@ -70,46 +132,13 @@ async def replay(
     `concurrency` clients take requests in trace order, so the order seen by a node is the
     trace's up to that much reordering.
     """
-    n = len(trace.keys)
     keys = trace.keys
     sizes = object_sizes(trace) if sizes is None else sizes
-    route = route or (lambda i, _key: i % len(targets))
-    latency = np.zeros(n)
-    status = np.zeros(n, dtype=np.int32)
-    hit = np.zeros(n, dtype=bool)
-    nbytes = np.zeros(n, dtype=np.int64)
-    position = 0
-    done = 0
-    connector = aiohttp.TCPConnector(limit=concurrency * len(targets), force_close=False)
-    timeout = aiohttp.ClientTimeout(total=30)
-    started = time.perf_counter()
-    async with aiohttp.ClientSession(
-        connector=connector, timeout=timeout, auto_decompress=False
-    ) as session:
-
-        async def client() -> None:
-            nonlocal position, done
-            while position < n:
-                i = position
-                position += 1
-                key = int(keys[i])
-                url = targets[route(i, key)] + request_path(key, int(sizes[i]))
-                t0 = time.perf_counter()
-                try:
-                    async with session.get(url) as r:
-                        body = await r.read()
-                        status[i] = r.status
-                        nbytes[i] = len(body)
-                        hit[i] = edge_hit(", ".join(r.headers.getall("Cache-Status", [])))
-                except (aiohttp.ClientError, TimeoutError, OSError):
-                    status[i] = 0
-                latency[i] = time.perf_counter() - t0
-                done += 1
-                if progress is not None:
-                    progress(1)
-
-        await asyncio.gather(*(client() for _ in range(concurrency)))
-    return ReplayResult(latency, status, hit, nbytes, time.perf_counter() - started)
+    paths = [request_path(int(k), int(z)) for k, z in zip(keys, sizes, strict=True)]
+    by_key = None if route is None else (lambda i: route(i, int(keys[i])))
+    x = await replay_paths(targets, paths, concurrency=concurrency, route=by_key, progress=progress)
+    hit = np.array([edge_hit(cs) for cs in x.cache_status], dtype=bool)
+    return ReplayResult(x.done - x.sent, x.status, hit, x.nbytes, x.wall)
 
 
 def run_replay(targets: Sequence[str], trace: Trace, **options: object) -> ReplayResult:
