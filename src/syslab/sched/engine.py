@@ -1,0 +1,540 @@
+"""The simulator: jobs arrive, a policy ranks them, gangs get GPUs, jobs finish.
+
+Two modes, as in the anchors:
+- `rounds` (Gavel, Shockwave, Blox): decisions happen every `round_s` seconds; a
+  GPU freed mid-round idles until the next round; arrivals wait for the next round.
+- `events` (Tiresias): decisions happen at arrivals, completions and whenever the
+  policy says a key changes class (2D-LAS queue thresholds), so nothing idles.
+
+Either way a (re)started job makes no progress for `restart_s` seconds (checkpoint
+load and warm-up; Shockwave uses 20 s, Pollux 30 s); a job kept on its GPUs from
+one decision to the next pays nothing (Gavel's lease extension).
+
+Speed comes from doing nothing when nothing can change, not from clever kernels:
+- job state lives in numpy arrays (`SimState`), so settling progress or computing
+  keys for the running set is one vector expression;
+- policies whose order changes only at arrivals and completions (FIFO, SJF, SRTF)
+  skip every decision point where neither happened, in both modes;
+- when every active job fits, nobody is ranked at all;
+- non-preemptive fixed-key policies (FIFO, SJF) keep a sorted wait list.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import time
+from bisect import insort
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from syslab.common.errors import UserError
+from syslab.sched.cluster import PLACEMENTS, ClusterSpec, GpuPool
+from syslab.sched.jobs import Trace
+from syslab.sched.policies.base import AllocationPolicy, Policy
+from syslab.sched.throughput import ThroughputTable
+
+MODES = ("rounds", "events")
+INF = float("inf")
+
+
+@dataclass
+class SimConfig:
+    """How the cluster behaves, independent of the policy."""
+
+    mode: str = "rounds"
+    round_s: float = 360.0  # Gavel's default; Shockwave 120, Blox 300, Pollux 60
+    restart_s: float = 0.0  # no progress for this long after every (re)start
+    placement: str = "consolidated"
+    backfill_depth: int = 256  # fixed-key queues: how far past the head to look for a fit
+    seed: int = 0
+    record_segments: bool = False  # keep (job, start, end, type) runs for timeline plots
+
+    def validate(self) -> None:
+        if self.mode not in MODES:
+            raise UserError(f"unknown mode {self.mode!r} (one of {', '.join(MODES)})")
+        if not (self.round_s > 0 and math.isfinite(self.round_s)):
+            raise UserError(f"round length must be positive seconds, got {self.round_s}")
+        if not (self.restart_s >= 0 and math.isfinite(self.restart_s)):
+            raise UserError(f"restart overhead must be >= 0 seconds, got {self.restart_s}")
+        if self.placement not in PLACEMENTS:
+            raise UserError(
+                f"unknown placement {self.placement!r} (one of {', '.join(PLACEMENTS)})"
+            )
+
+
+class SimState:
+    """Per-job state as arrays indexed by job id (ids are arrival order)."""
+
+    def __init__(self, trace: Trace, cluster: ClusterSpec, table: ThroughputTable | None):
+        jobs = trace.jobs
+        n = len(jobs)
+        self.n = n
+        self.gpu_types = cluster.gpu_types
+        self.capacity = np.array([cluster.capacity(t) for t in self.gpu_types], dtype=np.int64)
+        self.arrival = np.array([j.arrival for j in jobs], dtype=np.float64)
+        self.gpus = np.array([j.gpus for j in jobs], dtype=np.int64)
+        self.work = np.array([j.work for j in jobs], dtype=np.float64)
+        self.weight = np.array([j.weight for j in jobs], dtype=np.float64)
+        self.rate_c, self.rate_s = _rates(trace, self.gpu_types, table)
+        _check_runnable(trace, self.gpu_types, self.capacity, self.rate_c)
+        # Exclusive run time on the job's best GPU type: SJF/SRTF's duration knowledge
+        # and the denominator of finish-time fairness.
+        self.best_rate = self.rate_c.max(axis=1)
+        self.exclusive = self.work / self.best_rate
+        self.remaining = self.work.copy()
+        self.service = np.zeros(n)  # wall seconds holding GPUs
+        self.first_start = np.full(n, np.nan)
+        self.finish = np.full(n, np.nan)
+        self.preemptions = np.zeros(n, dtype=np.int64)
+        self.running_type = np.full(n, -1, dtype=np.int64)
+        self.cur_rate = np.zeros(n)
+        self.progress_from = np.zeros(n)  # progress accrues from here (after restart overhead)
+        self.held_since = np.zeros(n)
+        self.end_time = np.full(n, INF)  # projected completion while running
+
+    def attained_gpu_s(self, ids: np.ndarray, now: float) -> np.ndarray:
+        """GPU-seconds of service so far (2D-LAS's measure), including the running segment."""
+        held = np.where(self.running_type[ids] >= 0, now - self.held_since[ids], 0.0)
+        return (self.service[ids] + held) * self.gpus[ids]
+
+    def attained_s(self, ids: np.ndarray, now: float) -> np.ndarray:
+        """Wall seconds of service so far (LAS's measure)."""
+        held = np.where(self.running_type[ids] >= 0, now - self.held_since[ids], 0.0)
+        return self.service[ids] + held
+
+    def remaining_at(self, ids: np.ndarray, now: float) -> np.ndarray:
+        """Steps left at `now`, counting the progress of running jobs since they settled."""
+        run = self.running_type[ids] >= 0
+        done = np.where(run, np.clip(now - self.progress_from[ids], 0.0, None) * self.cur_rate[ids],
+                        0.0)
+        return np.maximum(self.remaining[ids] - done, 0.0)
+
+
+def _rates(trace: Trace, gpu_types: list[str], table: ThroughputTable | None):
+    n, T = len(trace.jobs), len(gpu_types)
+    if trace.unit == "seconds":
+        # Work is a duration: one unit per second on any GPU type, wherever the GPUs are.
+        ones = np.ones((n, T))
+        return ones, ones.copy()
+    if table is None:
+        raise UserError(
+            f"{trace.name}: jobs are given in steps; a throughput table is needed "
+            "(--throughputs FILE)"
+        )
+    rate_c = np.zeros((n, T))
+    rate_s = np.zeros((n, T))
+    memo: dict[tuple[str, int], tuple[list[float], list[float]]] = {}
+    for i, job in enumerate(trace.jobs):
+        key = (job.job_type, job.gpus)
+        if key not in memo:
+            c = [table.rate(job.job_type, t, job.gpus, True) for t in gpu_types]
+            # No spread measurement: assume no spread penalty rather than "cannot run".
+            s = [table.rate(job.job_type, t, job.gpus, False) or c[k]
+                 for k, t in enumerate(gpu_types)]
+            memo[key] = (c, s)
+        rate_c[i], rate_s[i] = memo[key]
+    return rate_c, rate_s
+
+
+def _check_runnable(trace: Trace, gpu_types: list[str], capacity: np.ndarray,
+                    rate_c: np.ndarray) -> None:
+    fits = (rate_c > 0) & (np.array([j.gpus for j in trace.jobs])[:, None] <= capacity[None, :])
+    bad = np.flatnonzero(~fits.any(axis=1))
+    if bad.size:
+        job = trace.jobs[int(bad[0])]
+        where = job.source or f"{trace.name} job {job.id}"
+        if not (rate_c[bad[0]] > 0).any():
+            raise UserError(
+                f"{where}: job type {job.job_type!r} with {job.gpus} GPUs has no throughput "
+                f"entry for GPU type(s) {', '.join(gpu_types)}"
+                + (f" ({bad.size} such jobs)" if bad.size > 1 else "")
+            )
+        raise UserError(
+            f"{where}: job asks for {job.gpus} GPUs but the cluster has at most "
+            f"{int(capacity.max())} of one GPU type"
+            + (f" ({bad.size} such jobs)" if bad.size > 1 else "")
+        )
+
+
+@dataclass
+class SimResult:
+    """What happened to every job, plus how the cluster was used over time."""
+
+    policy: str
+    trace: str
+    cluster: str
+    config: SimConfig
+    gpu_types: list[str]
+    capacity: np.ndarray
+    arrival: np.ndarray
+    gpus: np.ndarray
+    first_start: np.ndarray
+    finish: np.ndarray
+    exclusive: np.ndarray  # exclusive run time on the best GPU type
+    service: np.ndarray
+    preemptions: np.ndarray
+    busy: np.ndarray  # (k, 1 + T): time, busy GPUs per type, at every decision
+    segments: list[tuple[int, float, float, int]] = field(default_factory=list)
+    decisions: int = 0
+    wall_s: float = 0.0
+
+    @property
+    def jct(self) -> np.ndarray:
+        return self.finish - self.arrival
+
+    @property
+    def jobs_per_s(self) -> float:
+        return len(self.arrival) / self.wall_s if self.wall_s > 0 else INF
+
+
+class Simulator:
+    """One policy on one trace and cluster. `run()` once."""
+
+    def __init__(self, trace: Trace, cluster: ClusterSpec, policy: Policy,
+                 config: SimConfig | None = None, table: ThroughputTable | None = None):
+        self.config = config or SimConfig()
+        self.config.validate()
+        if not trace.jobs:
+            raise UserError(f"{trace.name}: the trace has no jobs")
+        self.trace, self.cluster, self.policy = trace, cluster, policy
+        self.state = SimState(trace, cluster, table)
+        s = self.state
+        self.T = len(s.gpu_types)
+        self.pools = []
+        for k, gpu in enumerate(s.gpu_types):
+            sizes = [g.gpus_per_server for g in cluster.groups if g.gpu == gpu
+                     for _ in range(g.count)]
+            self.pools.append(GpuPool(sizes, seed=self.config.seed + k))
+        self.alloc: list = [None] * s.n
+        self.version = np.zeros(s.n, dtype=np.int64)
+        self.active: dict[int, None] = {}  # arrived, not finished; insertion = arrival order
+        self.running: dict[int, None] = {}
+        self.done = 0
+        self.heap: list[tuple[float, int, int]] = []  # (end_time, job, version), events mode
+        self.busy_log: list[tuple] = []
+        self.segments: list[tuple[int, float, float, int]] = []
+        self.decisions = 0
+        self.is_alloc = isinstance(policy, AllocationPolicy)
+        self.fixed_queue = policy.static_key and not policy.preemptive and not self.is_alloc
+        self.waiting: list[tuple[float, int]] = []  # fixed-key queue: sorted (key, job)
+        self.received = np.zeros((s.n, self.T))  # allocation policies: seconds per type
+        self.X: dict[int, np.ndarray] = {}
+        self.alloc_ids: np.ndarray | None = None
+        self.last_solve = 0.0
+        self.last_plan = 0.0
+        self.dirty = True
+
+    # ---- job transitions -------------------------------------------------------------
+    def _start(self, j: int, ty: int, now: float) -> None:
+        s = self.state
+        parts, consolidated = self.pools[ty].allocate(int(s.gpus[j]), self.config.placement)
+        self.alloc[j] = parts
+        rate = s.rate_c[j, ty] if consolidated else s.rate_s[j, ty]
+        s.running_type[j] = ty
+        s.cur_rate[j] = rate
+        s.held_since[j] = now
+        s.progress_from[j] = now + self.config.restart_s
+        s.end_time[j] = s.progress_from[j] + s.remaining[j] / rate
+        if math.isnan(s.first_start[j]):
+            s.first_start[j] = now
+        self.running[j] = None
+        if self.config.mode == "events":
+            heapq.heappush(self.heap, (s.end_time[j], j, int(self.version[j])))
+
+    def _stop(self, j: int, now: float) -> None:
+        """Preempt: keep the progress made so far, give the GPUs back."""
+        s = self.state
+        done = max(0.0, now - s.progress_from[j]) * s.cur_rate[j]
+        s.remaining[j] = max(s.remaining[j] - done, 0.0)
+        s.service[j] += now - s.held_since[j]
+        self._release(j, now)
+        s.preemptions[j] += 1
+
+    def _complete(self, j: int) -> None:
+        s = self.state
+        end = s.end_time[j]
+        s.finish[j] = end
+        s.remaining[j] = 0.0
+        s.service[j] += end - s.held_since[j]
+        self._release(j, end)
+        del self.active[j]
+        self.done += 1
+
+    def _release(self, j: int, now: float) -> None:
+        s = self.state
+        ty = int(s.running_type[j])
+        self.pools[ty].release(self.alloc[j])
+        if self.config.record_segments:
+            self.segments.append((j, float(s.held_since[j]), float(now), ty))
+        self.alloc[j] = None
+        s.running_type[j] = -1
+        s.end_time[j] = INF
+        self.version[j] += 1
+        del self.running[j]
+        self.dirty = True
+
+    def _admit(self, j: int) -> None:
+        self.active[j] = None
+        if self.fixed_queue:
+            key = float(self.policy.keys(self.state, np.array([j]), self.state.arrival[j])[0])
+            insort(self.waiting, (key, j))
+        self.dirty = True
+
+    def _choose_type(self, j: int, free: list[int]) -> int:
+        s = self.state
+        g = s.gpus[j]
+        if self.T == 1:
+            return 0 if free[0] >= g else -1
+        best, best_rate = -1, 0.0
+        for t in range(self.T):
+            if free[t] >= g and s.rate_c[j, t] > 0:
+                if not self.policy.heterogeneity_aware:
+                    return t
+                if s.rate_c[j, t] > best_rate:
+                    best, best_rate = t, s.rate_c[j, t]
+        return best
+
+    # ---- decisions -------------------------------------------------------------------
+    def _plan(self, now: float) -> None:
+        self.decisions += 1
+        if self.fixed_queue:
+            self._plan_queue(now)
+        elif self.is_alloc:
+            self._plan_allocation(now)
+        else:
+            self._plan_ranked(now)
+        self.last_plan = now
+        self.dirty = False
+
+    def _log_busy(self, now: float) -> None:
+        busy = [p.total - p.free_total for p in self.pools]
+        if self.busy_log and self.busy_log[-1][0] == now:
+            self.busy_log[-1] = (now, *busy)
+        else:
+            self.busy_log.append((now, *busy))
+
+    def _plan_queue(self, now: float) -> None:
+        """FIFO/SJF: walk the sorted wait list from the head, start what fits."""
+        free = [p.free_total for p in self.pools]
+        waiting = self.waiting
+        started = []
+        limit = min(len(waiting), self.config.backfill_depth)
+        i = 0
+        while i < limit and sum(free) > 0:
+            j = waiting[i][1]
+            ty = self._choose_type(j, free)
+            if ty >= 0:
+                free[ty] -= int(self.state.gpus[j])
+                started.append(i)
+                self._start(j, ty, now)
+            elif self.policy.head_of_line:
+                break
+            i += 1
+        if started:
+            if started[-1] == len(started) - 1:
+                del waiting[: len(started)]
+            else:
+                gone = set(started)
+                self.waiting = [w for k, w in enumerate(waiting) if k not in gone]
+
+    def _plan_ranked(self, now: float) -> None:
+        """Rank all active jobs, give GPUs greedily down the ranking, then apply the diff."""
+        s = self.state
+        ids = np.fromiter(self.active, dtype=np.int64, count=len(self.active))
+        if not self.policy.preemptive:
+            ids = ids[s.running_type[ids] < 0]
+            free = [p.free_total for p in self.pools]
+        else:
+            free = [int(c) for c in s.capacity]
+        demand_fits = self.T == 1 and int(s.gpus[ids].sum()) <= free[0]
+        if demand_fits:
+            order = ids.tolist()
+        else:
+            keys = self.policy.keys(s, ids, now)
+            order = ids[np.lexsort((ids, keys))].tolist()
+        chosen: dict[int, int] = {}
+        total = sum(free)
+        gpus = s.gpus
+        running_type = s.running_type
+        hol = self.policy.head_of_line
+        for j in order:
+            g = int(gpus[j])
+            rt = int(running_type[j])
+            if rt >= 0 and free[rt] >= g:
+                ty = rt
+            else:
+                ty = self._choose_type(j, free)
+                if ty < 0:
+                    if hol:
+                        break
+                    continue
+            free[ty] -= g
+            total -= g
+            chosen[j] = ty
+            if total == 0:
+                break
+        self._apply(chosen, now)
+
+    def _apply(self, chosen: dict[int, int], now: float) -> None:
+        s = self.state
+        if self.policy.preemptive:
+            for j in list(self.running):
+                if chosen.get(j, -1) != s.running_type[j]:
+                    self._stop(j, now)
+        for j, ty in chosen.items():
+            if s.running_type[j] < 0:
+                self._start(j, ty, now)
+
+    def _plan_allocation(self, now: float) -> None:
+        """Gavel's round mechanism: run the (job, type) pairs furthest behind their share X."""
+        s = self.state
+        # Credit the last round's time to whoever ran in it.
+        elapsed = now - self.last_plan
+        if elapsed > 0:
+            for j in self.running:
+                self.received[j, s.running_type[j]] += elapsed
+        ids = np.fromiter(self.active, dtype=np.int64, count=len(self.active))
+        if self.alloc_ids is None or not np.array_equal(ids, self.alloc_ids):
+            X = self.policy.allocation(s, ids, now)
+            self.alloc_ids = ids
+            self.Xm = X
+            self.received[ids] = 0.0  # a new allocation starts a new accounting period
+            self.last_solve = now
+        X = self.Xm
+        span = now - self.last_solve
+        if span > 0:
+            frac = self.received[ids] / span
+            with np.errstate(divide="ignore", invalid="ignore"):
+                prio = np.where(frac > 0, X / frac, np.where(X > 0, INF, 0.0))
+        else:
+            prio = np.where(X > 0, INF, 0.0)
+        prio = np.where(X > 1e-9, prio, 0.0)
+        rows, cols = np.nonzero(prio > 0)
+        # Highest priority first; ties: larger share, then arrival order.
+        order = np.lexsort((ids[rows], -X[rows, cols], -prio[rows, cols]))
+        free = [int(c) for c in s.capacity]
+        total = sum(free)
+        chosen: dict[int, int] = {}
+        for k in order.tolist():
+            j = int(ids[rows[k]])
+            ty = int(cols[k])
+            g = int(s.gpus[j])
+            if j in chosen or free[ty] < g:
+                continue
+            free[ty] -= g
+            total -= g
+            chosen[j] = ty
+            if total == 0:
+                break
+        self._apply(chosen, now)
+
+    # ---- main loops ------------------------------------------------------------------
+    def run(self, progress: Callable[[int], None] | None = None) -> SimResult:
+        t0 = time.perf_counter()
+        self.policy.reset(self.state)
+        if self.config.mode == "rounds":
+            self._run_rounds(progress)
+        else:
+            self._run_events(progress)
+        s = self.state
+        return SimResult(
+            policy=self.policy.name, trace=self.trace.name, cluster=self.cluster.name,
+            config=self.config, gpu_types=list(s.gpu_types), capacity=s.capacity.copy(),
+            arrival=s.arrival, gpus=s.gpus, first_start=s.first_start, finish=s.finish,
+            exclusive=s.exclusive, service=s.service, preemptions=s.preemptions,
+            busy=np.array(self.busy_log, dtype=np.float64).reshape(-1, 1 + self.T),
+            segments=self.segments, decisions=self.decisions,
+            wall_s=time.perf_counter() - t0,
+        )
+
+    def _rerank_every_round(self) -> bool:
+        return self.is_alloc or self.policy.rerank == "rounds"
+
+    def _run_rounds(self, progress) -> None:
+        s = self.state
+        L = self.config.round_s
+        n = s.n
+        nxt = 0
+        t = float(s.arrival[0])
+        report_at = 0
+        wake = INF
+        while self.done < n:
+            while nxt < n and s.arrival[nxt] <= t:
+                self._admit(nxt)
+                nxt += 1
+            if self.running:
+                run = np.fromiter(self.running, dtype=np.int64, count=len(self.running))
+                ends = s.end_time[run]
+                over = ends <= t
+                if over.any():
+                    for j in run[over][np.argsort(ends[over], kind="stable")].tolist():
+                        self._complete(j)
+            if progress and self.done >= report_at:
+                progress(self.done)
+                report_at = self.done + 1000
+            if self.done == n:
+                break
+            changed = self.dirty
+            waiting = len(self.active) > len(self.running)
+            if waiting and (self.dirty or t >= wake or self._rerank_every_round()):
+                self._plan(t)
+                wake = self._wake(t)
+                waiting = len(self.active) > len(self.running)
+                changed = True
+            self.dirty = False
+            if changed:
+                self._log_busy(t)
+            # Jump to the first round boundary where something can change.
+            if waiting and (self._rerank_every_round() or t + L >= wake):
+                t += L
+                continue
+            nxt_t = s.arrival[nxt] if nxt < n else INF
+            if self.running:
+                run = np.fromiter(self.running, dtype=np.int64, count=len(self.running))
+                nxt_t = min(nxt_t, float(s.end_time[run].min()))
+            nxt_t = min(nxt_t, wake)
+            k = max(1, math.ceil((nxt_t - t) / L - 1e-9))
+            t += k * L
+
+    def _wake(self, now: float) -> float:
+        if self.policy.rerank != "thresholds" or not self.running:
+            return INF
+        run = np.fromiter(self.running, dtype=np.int64, count=len(self.running))
+        return self.policy.next_change(self.state, run, now)
+
+    def _run_events(self, progress) -> None:
+        s = self.state
+        n = s.n
+        nxt = 0
+        heap = self.heap
+        report_at = 0
+        wake = INF
+        quantum = self.config.round_s if self.policy.rerank == "rounds" else INF
+        while self.done < n:
+            while heap and heap[0][2] != self.version[heap[0][1]]:
+                heapq.heappop(heap)  # stale: the job was preempted since
+            t = min(s.arrival[nxt] if nxt < n else INF, heap[0][0] if heap else INF, wake)
+            if t == INF:
+                raise AssertionError("no event left with jobs unfinished")
+            while nxt < n and s.arrival[nxt] <= t:
+                self._admit(nxt)
+                nxt += 1
+            while heap and heap[0][0] <= t:
+                _, j, v = heapq.heappop(heap)
+                if v == self.version[j]:
+                    self._complete(j)
+            if progress and self.done >= report_at:
+                progress(self.done)
+                report_at = self.done + 1000
+            waiting = len(self.active) > len(self.running)
+            if waiting and (self.dirty or t >= wake):
+                self._plan(t)
+                wake = INF
+                if len(self.active) > len(self.running):
+                    wake = min(self._wake(t), t + quantum)
+            if self.dirty or waiting:
+                self._log_busy(t)
+            self.dirty = False
