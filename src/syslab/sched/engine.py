@@ -50,7 +50,12 @@ class SimConfig:
     placement: str = "consolidated"
     backfill_depth: int = 256  # fixed-key queues: how far past the head to look for a fit
     seed: int = 0
-    record_segments: bool = False  # keep (job, start, end, type) runs for timeline plots
+    # Keep busy GPUs at every decision and every (job, start, end, type) run, for the
+    # utilisation and allocation timeline plots; off in speed benchmarks.
+    record_timeline: bool = False
+    # Take the plain path everywhere (one ranking loop, no special cases): the readable
+    # reference that tests hold the fast paths to.
+    reference: bool = False
 
     def validate(self) -> None:
         if self.mode not in MODES:
@@ -209,7 +214,11 @@ class Simulator:
                      for _ in range(g.count)]
             self.pools.append(GpuPool(sizes, seed=self.config.seed + k))
         self.alloc: list = [None] * s.n
-        self.version = np.zeros(s.n, dtype=np.int64)
+        # Python lists mirror what the hot loops read per job: a numpy scalar read costs
+        # ~10x a list read, and the fixed-queue path does a handful per job.
+        self.version = [0] * s.n
+        self.arrivals = s.arrival.tolist()
+        self.gpus = s.gpus.tolist()
         self.active: dict[int, None] = {}  # arrived, not finished; insertion = arrival order
         self.running: dict[int, None] = {}
         self.done = 0
@@ -218,7 +227,9 @@ class Simulator:
         self.segments: list[tuple[int, float, float, int]] = []
         self.decisions = 0
         self.is_alloc = isinstance(policy, AllocationPolicy)
-        self.fixed_queue = policy.static_key and not policy.preemptive and not self.is_alloc
+        self.events_mode = self.config.mode == "events"
+        self.fixed_queue = (policy.static_key and not policy.preemptive and not self.is_alloc
+                            and not self.config.reference)
         self.waiting: list[tuple[float, int]] = []  # fixed-key queue: sorted (key, job)
         self.received = np.zeros((s.n, self.T))  # allocation policies: seconds per type
         self.X: dict[int, np.ndarray] = {}
@@ -230,19 +241,20 @@ class Simulator:
     # ---- job transitions -------------------------------------------------------------
     def _start(self, j: int, ty: int, now: float) -> None:
         s = self.state
-        parts, consolidated = self.pools[ty].allocate(int(s.gpus[j]), self.config.placement)
+        parts, consolidated = self.pools[ty].allocate(self.gpus[j], self.config.placement)
         self.alloc[j] = parts
         rate = s.rate_c[j, ty] if consolidated else s.rate_s[j, ty]
         s.running_type[j] = ty
         s.cur_rate[j] = rate
         s.held_since[j] = now
         s.progress_from[j] = now + self.config.restart_s
-        s.end_time[j] = s.progress_from[j] + s.remaining[j] / rate
-        if math.isnan(s.first_start[j]):
+        end = now + self.config.restart_s + float(s.remaining[j]) / rate
+        s.end_time[j] = end
+        if s.first_start[j] != s.first_start[j]:  # NaN: first start
             s.first_start[j] = now
         self.running[j] = None
-        if self.config.mode == "events":
-            heapq.heappush(self.heap, (s.end_time[j], j, int(self.version[j])))
+        if self.events_mode:
+            heapq.heappush(self.heap, (end, j, self.version[j]))
 
     def _stop(self, j: int, now: float) -> None:
         """Preempt: keep the progress made so far, give the GPUs back."""
@@ -267,7 +279,7 @@ class Simulator:
         s = self.state
         ty = int(s.running_type[j])
         self.pools[ty].release(self.alloc[j])
-        if self.config.record_segments:
+        if self.config.record_timeline:
             self.segments.append((j, float(s.held_since[j]), float(now), ty))
         self.alloc[j] = None
         s.running_type[j] = -1
@@ -279,13 +291,12 @@ class Simulator:
     def _admit(self, j: int) -> None:
         self.active[j] = None
         if self.fixed_queue:
-            key = float(self.policy.keys(self.state, np.array([j]), self.state.arrival[j])[0])
-            insort(self.waiting, (key, j))
+            insort(self.waiting, (self.fixed_keys[j], j))
         self.dirty = True
 
     def _choose_type(self, j: int, free: list[int]) -> int:
         s = self.state
-        g = s.gpus[j]
+        g = self.gpus[j]
         if self.T == 1:
             return 0 if free[0] >= g else -1
         best, best_rate = -1, 0.0
@@ -310,6 +321,8 @@ class Simulator:
         self.dirty = False
 
     def _log_busy(self, now: float) -> None:
+        if not self.config.record_timeline:
+            return
         busy = [p.total - p.free_total for p in self.pools]
         if self.busy_log and self.busy_log[-1][0] == now:
             self.busy_log[-1] = (now, *busy)
@@ -323,11 +336,14 @@ class Simulator:
         started = []
         limit = min(len(waiting), self.config.backfill_depth)
         i = 0
-        while i < limit and sum(free) > 0:
+        total = sum(free)
+        while i < limit and total > 0:
             j = waiting[i][1]
             ty = self._choose_type(j, free)
             if ty >= 0:
-                free[ty] -= int(self.state.gpus[j])
+                g = self.gpus[j]
+                free[ty] -= g
+                total -= g
                 started.append(i)
                 self._start(j, ty, now)
             elif self.policy.head_of_line:
@@ -355,6 +371,11 @@ class Simulator:
         else:
             keys = self.policy.keys(s, ids, now)
             order = ids[np.lexsort((ids, keys))].tolist()
+        if self.T == 1 and not self.config.reference:
+            arr = np.array(order, dtype=np.int64)
+            ids = _greedy_one_type(arr, s.gpus[arr], free[0], self.policy.head_of_line)
+            self._apply(ids, np.zeros(ids.size, dtype=np.int64), now)
+            return
         chosen: dict[int, int] = {}
         total = sum(free)
         gpus = s.gpus
@@ -376,17 +397,24 @@ class Simulator:
             chosen[j] = ty
             if total == 0:
                 break
-        self._apply(chosen, now)
+        self._apply(np.fromiter(chosen, dtype=np.int64, count=len(chosen)),
+                    np.fromiter(chosen.values(), dtype=np.int64, count=len(chosen)), now)
 
-    def _apply(self, chosen: dict[int, int], now: float) -> None:
+    def _apply(self, ids: np.ndarray, types: np.ndarray, now: float) -> None:
+        """Make the running set equal `ids` on `types`: stop the rest, start the new."""
         s = self.state
-        if self.policy.preemptive:
-            for j in list(self.running):
-                if chosen.get(j, -1) != s.running_type[j]:
-                    self._stop(j, now)
-        for j, ty in chosen.items():
-            if s.running_type[j] < 0:
-                self._start(j, ty, now)
+        if self.policy.preemptive and self.running:
+            run = np.fromiter(self.running, dtype=np.int64, count=len(self.running))
+            order = np.argsort(ids)
+            sorted_ids = ids[order]
+            pos = np.minimum(np.searchsorted(sorted_ids, run), max(ids.size - 1, 0))
+            keep = np.zeros(run.size, dtype=bool) if ids.size == 0 else (
+                (sorted_ids[pos] == run) & (types[order][pos] == s.running_type[run]))
+            for j in run[~keep].tolist():
+                self._stop(j, now)
+        new = s.running_type[ids] < 0
+        for j, ty in zip(ids[new].tolist(), types[new].tolist(), strict=True):
+            self._start(j, ty, now)
 
     def _plan_allocation(self, now: float) -> None:
         """Gavel's round mechanism: run the (job, type) pairs furthest behind their share X."""
@@ -429,12 +457,16 @@ class Simulator:
             chosen[j] = ty
             if total == 0:
                 break
-        self._apply(chosen, now)
+        self._apply(np.fromiter(chosen, dtype=np.int64, count=len(chosen)),
+                    np.fromiter(chosen.values(), dtype=np.int64, count=len(chosen)), now)
 
     # ---- main loops ------------------------------------------------------------------
     def run(self, progress: Callable[[int], None] | None = None) -> SimResult:
         t0 = time.perf_counter()
         self.policy.reset(self.state)
+        if self.fixed_queue:  # fixed keys: computed once for all jobs
+            ids = np.arange(self.state.n)
+            self.fixed_keys = self.policy.keys(self.state, ids, 0.0).tolist()
         if self.config.mode == "rounds":
             self._run_rounds(progress)
         else:
@@ -506,25 +538,26 @@ class Simulator:
         return self.policy.next_change(self.state, run, now)
 
     def _run_events(self, progress) -> None:
-        s = self.state
-        n = s.n
+        n = self.state.n
+        arrivals = self.arrivals + [INF]
+        version = self.version
         nxt = 0
         heap = self.heap
         report_at = 0
         wake = INF
         quantum = self.config.round_s if self.policy.rerank == "rounds" else INF
         while self.done < n:
-            while heap and heap[0][2] != self.version[heap[0][1]]:
+            while heap and heap[0][2] != version[heap[0][1]]:
                 heapq.heappop(heap)  # stale: the job was preempted since
-            t = min(s.arrival[nxt] if nxt < n else INF, heap[0][0] if heap else INF, wake)
+            t = min(arrivals[nxt], heap[0][0] if heap else INF, wake)
             if t == INF:
                 raise AssertionError("no event left with jobs unfinished")
-            while nxt < n and s.arrival[nxt] <= t:
+            while arrivals[nxt] <= t:
                 self._admit(nxt)
                 nxt += 1
             while heap and heap[0][0] <= t:
                 _, j, v = heapq.heappop(heap)
-                if v == self.version[j]:
+                if v == version[j]:
                     self._complete(j)
             if progress and self.done >= report_at:
                 progress(self.done)
@@ -538,3 +571,29 @@ class Simulator:
             if self.dirty or waiting:
                 self._log_busy(t)
             self.dirty = False
+
+
+def _greedy_one_type(order: np.ndarray, gpus: np.ndarray, cap: int, head_of_line: bool):
+    """The jobs a greedy walk down `order` gives GPUs to, on one GPU type, vectorised.
+
+    Same answer as the reference loop: take each job in turn if its gang fits what is
+    left, skip it otherwise (or stop, under head-of-line blocking).
+    """
+    fill = np.cumsum(gpus)
+    k = int(np.searchsorted(fill, cap, side="right"))  # the prefix that fits outright
+    if k == order.size or head_of_line:
+        return order[:k]
+    left = cap - (int(fill[k - 1]) if k else 0)
+    rest, g = order[k + 1:], gpus[k + 1:]  # order[k] is the first that did not fit
+    extra = []
+    while left > 0:
+        fits = np.flatnonzero(g <= left)
+        if fits.size == 0:
+            break
+        f = int(fits[0])
+        extra.append(int(rest[f]))
+        left -= int(g[f])
+        rest, g = rest[f + 1:], g[f + 1:]
+    if not extra:
+        return order[:k]
+    return np.concatenate([order[:k], np.array(extra, dtype=np.int64)])

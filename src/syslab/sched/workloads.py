@@ -122,7 +122,7 @@ def _lines(text: str) -> list[str]:
 
 
 def _first_line(text: str) -> str:
-    for line in _lines(text):
+    for line in _lines(text[:65536]):  # the start is enough: do not split a whole trace
         if line.strip():
             return line
     return ""
@@ -330,8 +330,15 @@ def _read_philly(path: Path, text: str, vc: str | None) -> Trace:
             submit = (datetime.fromisoformat(row[c_ts].strip()) - _EPOCH).total_seconds()
         except ValueError:
             raise _bad(path, line, f"timestamp is not a date and time: {row[c_ts]!r}") from None
-        duration = _num(row[c_dur], "duration", path, line)
-        gpus = _count(row[c_gpus], "num_gpus", path, line)  # validated even when skipped
+        try:  # fast path for the common, well-formed row
+            duration = float(row[c_dur])
+            gpus = int(row[c_gpus])
+            fast = 0.0 < duration < math.inf and gpus >= 1
+        except ValueError:
+            fast = False
+        if not fast:  # the careful checks name what is wrong
+            duration = _num(row[c_dur], "duration", path, line)
+            gpus = _count(row[c_gpus], "num_gpus", path, line)  # validated even when skipped
         if duration == 0:
             skipped["zero duration"] = skipped.get("zero duration", 0) + 1
             continue
