@@ -604,3 +604,10 @@ def test_real_tiresias() -> None:
     assert len(trace) == 60
     assert sum(j.work for j in trace.jobs) == 10_705.0
     assert Counter(j.gpus for j in trace.jobs) == {1: 30, 2: 10, 4: 10, 8: 10}
+
+
+def test_numpy_scalars_accepted(table: ThroughputTable) -> None:
+    trace = generate(np.int64(20), seed=0, lam=np.float64(3.0), table=table)
+    assert len(trace) == 20
+    assert [j.arrival for j in with_load(trace, np.int64(4)).jobs] == [
+        j.arrival / 4 for j in trace.jobs]

@@ -31,6 +31,7 @@ import functools
 import gc
 import json
 import math
+import numbers
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
@@ -303,7 +304,11 @@ def read_trace(
 
 
 def read_philly(path: str | Path, *, vc: str | None = None) -> Trace:
-    """Philly CSV; arrival = seconds since the earliest (kept) submit time; unit seconds."""
+    """Philly CSV; arrival = seconds since the earliest (kept) submit time; unit seconds.
+
+    With `vc`, rows of other virtual clusters are counted but not parsed (that is the
+    point of the filter); the kept rows get the full checks.
+    """
     path = Path(path)
     return _read_philly(path, _read_text(path), vc)
 
@@ -693,11 +698,19 @@ def assign_job_types(
     return Trace(trace.name, jobs, unit="steps", skipped=dict(trace.skipped))
 
 
+def _as_float(value: object) -> float:
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return math.nan
+
+
 def with_load(trace: Trace, factor: float) -> Trace:
     """The same jobs arriving `factor` times as fast (factor 2 = twice the load)."""
-    if not (isinstance(factor, int | float) and math.isfinite(factor) and factor > 0):
+    f = _as_float(factor)
+    if not (math.isfinite(f) and f > 0):
         raise UserError(f"load factor must be a positive number, got {factor!r}")
-    jobs = [replace(j, arrival=j.arrival / factor) for j in trace.jobs]
+    jobs = [replace(j, arrival=j.arrival / f) for j in trace.jobs]
     return Trace(trace.name, jobs, unit=trace.unit, skipped=dict(trace.skipped))
 
 
@@ -755,8 +768,10 @@ def generate(
     uniform over those with a nonzero rate at its scale factor on `reference_gpu` and
     work = duration × that rate (unit steps); without one, work = duration (seconds).
     """
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs < 1:
         raise UserError(f"number of jobs must be a positive integer, got {n_jobs!r}")
+    n_jobs = int(n_jobs)
+    lam = _as_float(lam)
     if not (math.isfinite(lam) and lam >= 0):
         raise UserError(f"mean inter-arrival time must be >= 0 seconds, got {lam!r}")
     if distribution not in DISTRIBUTIONS:
@@ -785,17 +800,15 @@ def generate(
         return Trace(name, jobs, unit="seconds")
     reference_gpu = reference_gpu.lower()
     _need_gpu(table, reference_gpu)
-    entries = table.rates[(reference_gpu, True)]
     cache: dict[int, list[str]] = {}
     for job, u in zip(jobs, picks, strict=True):
         types = cache.get(job.gpus)
-        if types is None:  # exact entries only: the generator draws measured scale factors
-            types = cache[job.gpus] = sorted(
-                jt for (jt, g), r in entries.items() if g == job.gpus and r > 0)
+        if types is None:  # at 1/2/4/8 GPUs: the types with a nonzero entry there
+            types = cache[job.gpus] = _candidates(table, reference_gpu, job.gpus)
         if not types:
             raise UserError(f"throughput table {table.name!r} has no job type with "
                             f"{job.gpus} GPUs on {reference_gpu}")
         job.job_type = types[int(u * len(types))]
         job.batch_size = _batch_from_type(job.job_type)
-        job.work = job.duration * entries[(job.job_type, job.gpus)]  # type: ignore[operator]
+        job.work *= table.rate(job.job_type, reference_gpu, job.gpus)  # work was the duration
     return Trace(name, jobs, unit="steps")
