@@ -306,7 +306,7 @@ def read_trace(
 def read_philly(path: str | Path, *, vc: str | None = None) -> Trace:
     """Philly CSV; arrival = seconds since the earliest (kept) submit time; unit seconds.
 
-    With `vc`, rows of other virtual clusters are counted but not parsed (that is the
+    With `vc`, rows of other virtual clusters get only their field count checked (that is the
     point of the filter); the kept rows get the full checks.
     """
     path = Path(path)
