@@ -158,6 +158,16 @@ class GpuPool:
         """Take k GPUs; returns (allocation, consolidated?). Caller ensures k <= free_total."""
         if k > self.free_total:
             raise ValueError(f"asked for {k} GPUs, {self.free_total} free")
+        if k == 1 and placement == "consolidated":  # the common case, inlined
+            buckets = self.buckets
+            for f in range(1, self.largest + 1):
+                if buckets[f]:
+                    server = next(iter(buckets[f]))
+                    del buckets[f][server]
+                    self.free[server] = f - 1
+                    buckets[f - 1][server] = None
+                    self.free_total -= 1
+                    return ((server, 1),), True
         if placement == "consolidated":
             parts = self._best_fit(k)
         elif placement == "first-fit":
