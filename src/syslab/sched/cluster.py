@@ -181,6 +181,12 @@ class GpuPool:
         self.free_total -= k
         return parts, len(parts) <= self.min_servers(k)
 
+    def can_consolidate(self, k: int) -> bool:
+        """Could k GPUs go on the fewest possible servers right now?"""
+        if k <= self.largest:
+            return any(self.buckets[f] for f in range(k, self.largest + 1))
+        return len(self.buckets[self.largest]) >= self.min_servers(k)
+
     def release(self, parts: Allocation) -> None:
         for s, n in parts:
             self._set(s, self.free[s] + n)
