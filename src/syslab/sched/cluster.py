@@ -181,11 +181,17 @@ class GpuPool:
         self.free_total -= k
         return parts, len(parts) <= self.min_servers(k)
 
-    def can_consolidate(self, k: int) -> bool:
-        """Could k GPUs go on the fewest possible servers right now?"""
+    def can_consolidate(self, k: int, holding: Allocation = ()) -> bool:
+        """Could k GPUs go on the fewest possible servers, if `holding` were given back?"""
+        self.release(holding)
         if k <= self.largest:
-            return any(self.buckets[f] for f in range(k, self.largest + 1))
-        return len(self.buckets[self.largest]) >= self.min_servers(k)
+            ok = any(self.buckets[f] for f in range(k, self.largest + 1))
+        else:
+            ok = len(self.buckets[self.largest]) >= self.min_servers(k)
+        for s, n in holding:  # take them again
+            self._set(s, self.free[s] - n)
+            self.free_total -= n
+        return ok
 
     def release(self, parts: Allocation) -> None:
         for s, n in parts:

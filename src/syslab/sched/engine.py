@@ -440,7 +440,7 @@ class Simulator:
         """
         for j in sorted(self.spread, key=lambda j: -self.gpus[j]):
             ty = int(self.state.running_type[j])
-            if self.pools[ty].can_consolidate(self.gpus[j]):
+            if self.pools[ty].can_consolidate(self.gpus[j], holding=self.alloc[j]):
                 self._stop(j, now, preempted=False)
                 self._start(j, ty, now)
 
