@@ -181,17 +181,23 @@ class GpuPool:
         self.free_total -= k
         return parts, len(parts) <= self.min_servers(k)
 
+    def most_free(self) -> int:
+        """The most free GPUs on any one server."""
+        for f in range(self.largest, 0, -1):
+            if self.buckets[f]:
+                return f
+        return 0
+
     def can_consolidate(self, k: int, holding: Allocation = ()) -> bool:
         """Could k GPUs go on the fewest possible servers, if `holding` were given back?"""
-        self.release(holding)
+        free, buckets = self.free, self.buckets
         if k <= self.largest:
-            ok = any(self.buckets[f] for f in range(k, self.largest + 1))
-        else:
-            ok = len(self.buckets[self.largest]) >= self.min_servers(k)
-        for s, n in holding:  # take them again
-            self._set(s, self.free[s] - n)
-            self.free_total -= n
-        return ok
+            if any(buckets[f] for f in range(k, self.largest + 1)):
+                return True
+            return any(free[s] + n >= k for s, n in holding)
+        whole = len(buckets[self.largest]) + sum(
+            1 for s, n in holding if free[s] + n == self.size[s] == self.largest)
+        return whole >= self.min_servers(k)
 
     def release(self, parts: Allocation) -> None:
         for s, n in parts:

@@ -438,9 +438,16 @@ class Simulator:
         The move costs a restart, but spread gangs run up to 9.6x slower (Gavel's
         table), and without it a gang placed in a fragmented moment stays slow forever.
         """
+        most_free = [p.most_free() for p in self.pools]
+        if not any(most_free):  # a full cluster: nobody can move (the common case)
+            return
         for j in sorted(self.spread, key=lambda j: -self.gpus[j]):
             ty = int(self.state.running_type[j])
-            if self.pools[ty].can_consolidate(self.gpus[j], holding=self.alloc[j]):
+            parts = self.alloc[j]
+            # cheap bound first: the server it would fill needs k - (its share there) free
+            if most_free[ty] < self.gpus[j] - max(n for _, n in parts):
+                continue
+            if self.pools[ty].can_consolidate(self.gpus[j], holding=parts):
                 self._stop(j, now, preempted=False)
                 self._start(j, ty, now)
 
