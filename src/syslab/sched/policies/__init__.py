@@ -9,14 +9,19 @@ from __future__ import annotations
 from syslab.common.errors import UserError
 from syslab.sched.policies.base import AllocationPolicy, Policy
 from syslab.sched.policies.fifo import Fifo
+from syslab.sched.policies.ftf import FinishTimeFairness
 from syslab.sched.policies.gittins import Gittins
 from syslab.sched.policies.las import Las
 from syslab.sched.policies.las2d import Las2d
+from syslab.sched.policies.max_min import MaxMin
+from syslab.sched.policies.max_throughput import MaxThroughput
+from syslab.sched.policies.min_makespan import MinMakespan
 from syslab.sched.policies.sjf import Sjf
 from syslab.sched.policies.srtf import Srtf
 
 POLICIES: dict[str, type[Policy]] = {
-    p.name: p for p in (Fifo, Sjf, Srtf, Las, Las2d, Gittins)
+    p.name: p for p in (Fifo, Sjf, Srtf, Las, Las2d, Gittins,
+                        MaxMin, FinishTimeFairness, MinMakespan, MaxThroughput)
 }
 HET_SUFFIX = "-het"
 

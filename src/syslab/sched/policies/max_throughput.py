@@ -1,0 +1,16 @@
+"""Maximum throughput (Gavel's max_sum_throughput_perf): the most normalised work per second."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from syslab.sched.policies import allocation
+from syslab.sched.policies.lp_policy import LpPolicy
+
+
+class MaxThroughput(LpPolicy):
+    name = "max-throughput"
+    description = "Gavel max sum of normalised throughputs LP (efficiency, no fairness)"
+
+    def solve(self, state, ids: np.ndarray, now: float, tput: np.ndarray) -> np.ndarray:
+        return allocation.max_throughput(tput, state.gpus[ids], state.capacity)
