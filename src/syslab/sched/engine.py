@@ -605,13 +605,19 @@ class Simulator:
         total_free = sum(free)
         nxt = done = 0
         report_at = 0
+        stalled = False
         while done < n:
             t = arrivals[nxt]
             if heap and heap[0][0] < t:
                 t = heap[0][0]
+            smallest_new = INF
             while arrivals[nxt] <= t:
                 insort(waiting, (keys[nxt], nxt), head)
+                if gpus[nxt] < smallest_new:
+                    smallest_new = gpus[nxt]
                 nxt += 1
+            if heap and heap[0][0] <= t:
+                stalled = False  # GPUs come back: the wait list deserves a new look
             while heap and heap[0][0] <= t:
                 end, j = heapq.heappop(heap)
                 ty = types[j]
@@ -626,6 +632,10 @@ class Simulator:
                 progress(done)
                 report_at = done + 1000
             if head == len(waiting) or total_free == 0:
+                continue
+            # Nothing freed since a walk that left jobs waiting: only a newcomer that fits
+            # can change anything (and under head-of-line blocking not even that).
+            if stalled and (hol or smallest_new > max(free)):
                 continue
             self.decisions += 1
             started = []
@@ -665,6 +675,7 @@ class Simulator:
                     head = 0
                 if record:
                     self._log_busy(t)
+            stalled = head < len(waiting)
         s.first_start[:] = first_start
         s.finish[:] = finish
         s.service[:] = s.finish - s.first_start
