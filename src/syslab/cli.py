@@ -12,6 +12,7 @@ from typer.exceptions import TyperException
 from syslab.cache.cli import app as cache_app
 from syslab.cdn.cli import app as cdn_app
 from syslab.common.errors import UserError
+from syslab.sched.cli import app as sched_app
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -20,6 +21,7 @@ app = typer.Typer(
 )
 app.add_typer(cache_app, name="cache")
 app.add_typer(cdn_app, name="cdn")
+app.add_typer(sched_app, name="sched")
 
 
 @app.command()
