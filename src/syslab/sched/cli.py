@@ -180,8 +180,11 @@ def _load_table(path: str, stamp: tuple[int, int]) -> ThroughputTable:
 
 
 def load_trace(path: str, fmt: str, vc: str | None) -> Trace:
-    """A trace read once per process: validation reads it, and compare's workers (forked
-    after that) find it here instead of parsing it again or unpickling it per task."""
+    """A trace, read once per process while the file stays the same.
+
+    Validation reads it; compare's workers, forked after that, find it here instead of
+    parsing it again or unpickling a copy per task.
+    """
     return _load_trace(path, fmt, vc, _stamp(path))
 
 
