@@ -18,8 +18,10 @@ def test_tour_writes_report(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "mean miss ratio relative to LRU" in result.stdout
     assert "live edge vs simulator" in result.stdout
+    assert "scheduling policies (lower JCT and ρ are better)" in result.stdout
     page = (out / "index.html").read_text()
     assert "cache: eviction policies" in page and "<table>" in page
     assert "cdn: one edge in front of an origin" in page
+    assert "sched: GPU-cluster scheduling policies" in page
     pngs = list((out / "figures").glob("*.png"))
-    assert len(pngs) == 3 and all(p.stat().st_size > 10_000 for p in pngs)
+    assert len(pngs) == 6 and all(p.stat().st_size > 10_000 for p in pngs)

@@ -14,6 +14,7 @@ LABS = ("cache", "cdn", "sched", "edge", "train", "video", "txn", "trace", "cc",
 TOURS: dict[str, str] = {
     "cache": "syslab.cache.tour:tour",
     "cdn": "syslab.cdn.tour:tour",
+    "sched": "syslab.sched.tour:tour",
 }
 
 
