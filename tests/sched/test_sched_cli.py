@@ -41,6 +41,9 @@ class Run:
 def syslab(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture):
     """Run the `syslab` command line in-process; returns exit code, stdout and stderr."""
 
+    # Wide tables, whatever the terminal (xdist workers say 80 columns): no cell gets cut.
+    monkeypatch.setenv("COLUMNS", "250")
+
     def run(*args: str | Path) -> Run:
         monkeypatch.setattr(sys, "argv", ["syslab", *map(str, args)])
         try:
