@@ -16,12 +16,13 @@ from syslab.sched.policies.las2d import Las2d
 from syslab.sched.policies.max_min import MaxMin
 from syslab.sched.policies.max_throughput import MaxThroughput
 from syslab.sched.policies.min_makespan import MinMakespan
+from syslab.sched.policies.rho_guard import RhoGuard
 from syslab.sched.policies.sjf import Sjf
 from syslab.sched.policies.srtf import Srtf
 
 POLICIES: dict[str, type[Policy]] = {
     p.name: p for p in (Fifo, Sjf, Srtf, Las, Las2d, Gittins,
-                        MaxMin, FinishTimeFairness, MinMakespan, MaxThroughput)
+                        MaxMin, FinishTimeFairness, MinMakespan, MaxThroughput, RhoGuard)
 }
 HET_SUFFIX = "-het"
 
