@@ -7,7 +7,7 @@ EXTRAS := cache,cdn,sched,dev
 # Real servers the CDN lab tests and benchmarks against (origins and baselines).
 APT_PACKAGES := nginx-light varnish wrk
 
-.PHONY: setup services demo test lint bench-cache bench-cdn clean
+.PHONY: setup services demo test lint bench-cache bench-cdn bench-sched clean
 
 setup: $(STAMP)
 
@@ -49,6 +49,11 @@ bench-cdn: setup services
 	$(BIN)/python benchmarks/cdn/prefetch.py
 	$(BIN)/python benchmarks/cdn/tier_hashing.py
 	$(BIN)/python benchmarks/cdn/write_doc.py
+
+# The scheduling lab: simulator speed on the Philly trace and LP solve times (shared data).
+bench-sched: setup
+	$(BIN)/python benchmarks/sched/speed.py
+	$(BIN)/python benchmarks/sched/lp_speed.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache
