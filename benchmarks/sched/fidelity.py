@@ -1,0 +1,110 @@
+"""Fidelity: our simulator against Shockwave's published simulated and physical results.
+
+    .venv/bin/python benchmarks/sched/fidelity.py
+
+Shockwave (NSDI'23) ran Gavel's simulator and a 32-V100 TACC testbed on its 120-job
+trace with 120 s rounds and a 20 s preemption overhead; its result pickles give, per
+policy, makespan, average JCT, worst finish-time fairness ρ and the fraction of jobs
+with ρ > 1.05 (shared data: `shockwave/reference_results_tacc32_120jobs.json`). We run
+the same trace with the same throughputs (`tacc_throughputs.json`), Accordion/GNS jobs
+converted to their equivalent static work (`sched.dynamic`), the same round length and
+overhead, on `tacc-32` (8 servers × 4 V100), and compute ρ as Shockwave does (N = all
+jobs of the trace: `contention="static"`).
+
+Goals (issue 4): avg JCT and makespan within ±10 % of the published values for
+finish-time fairness, max-min fairness, max-throughput and min-makespan; unfair fraction
+within ±7 points. Shockwave's own simulator-vs-testbed error was 0.8-9.9 %.
+
+Writes the "fidelity" key of benchmarks/results/sched.json (other keys are kept).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from syslab.common.data import lab_data
+from syslab.common.records import update_json
+from syslab.common.report import Table
+from syslab.sched.cluster import load_cluster
+from syslab.sched.dynamic import apply_dynamic_modes
+from syslab.sched.engine import SimConfig, Simulator
+from syslab.sched.metrics import summarize
+from syslab.sched.policies import make_policy
+from syslab.sched.throughput import ThroughputTable
+from syslab.sched.workloads import read_trace
+
+RESULTS = Path(__file__).resolve().parents[1] / "results"
+TRACE = "traces/120_0.2_5_100_40_25_0,0.5,0.5_0.6,0.3,0.09,0.01_multigpu_dynamic.trace"
+# our policy name -> Shockwave's result name
+POLICIES = {
+    "ftf": "finish_time_fairness",
+    "max-min": "max_min_fairness",
+    "max-throughput": "max_sum_throughput_perf",
+    "min-makespan": "min_total_duration",
+}
+JCT_TOL, MAKESPAN_TOL, UNFAIR_TOL = 0.10, 0.10, 0.07
+# The physical FTF run crossed a daylight-saving change: its makespan is an hour short
+# (data README; Shockwave's authors add 3600 s too).
+DST_FIX_S = {"finish_time_fairness_physical": 3600.0}
+
+
+def main() -> None:
+    data = lab_data("sched")
+    if data is None:
+        sys.exit("needs the shared data (shockwave/); set SYSLAB_DATA")
+    folder = data / "shockwave"
+    reference = json.loads((folder / "reference_results_tacc32_120jobs.json").read_text())
+    table = ThroughputTable.from_json(folder / "tacc_throughputs.json")
+    trace = apply_dynamic_modes(read_trace(folder / TRACE), table)
+    cluster = load_cluster("tacc-32")
+    config = SimConfig(mode="rounds", round_s=120.0, restart_s=20.0)
+    rows = []
+    for ours, theirs in POLICIES.items():
+        result = Simulator(trace, cluster, make_policy(ours), config, table=table).run()
+        s = summarize(result, contention="static")
+        for kind in ("simulation", "physical"):
+            ref = dict(reference[f"tacc_32gpus_comparison/{theirs}_{kind}"])
+            ref["makespan_s"] += DST_FIX_S.get(f"{theirs}_{kind}", 0.0)
+            jct_err = s["mean_jct_s"] / ref["avg_jct_s"] - 1
+            span_err = s["makespan_s"] / ref["makespan_s"] - 1
+            unfair_pts = s["unfair_1_05"] - ref["unfair_frac_ftf_gt_1_05"]
+            rows.append({
+                "policy": ours, "against": kind,
+                "avg_jct_s": s["mean_jct_s"], "ref_avg_jct_s": ref["avg_jct_s"],
+                "jct_err": jct_err,
+                "makespan_s": s["makespan_s"], "ref_makespan_s": ref["makespan_s"],
+                "makespan_err": span_err,
+                "worst_rho": s["worst_rho"], "ref_worst_rho": ref["worst_ftf"],
+                "unfair": s["unfair_1_05"], "ref_unfair": ref["unfair_frac_ftf_gt_1_05"],
+                "unfair_pts": unfair_pts,
+                "met": abs(jct_err) <= JCT_TOL and abs(span_err) <= MAKESPAN_TOL
+                and abs(unfair_pts) <= UNFAIR_TOL,
+            })
+    console = Console(width=max(Console().width, 180))  # 13 columns
+    console.print(Table(
+        "Shockwave 120 jobs / 32 V100, 120 s rounds, 20 s overhead: ours vs published",
+        ["policy", "against", "avg_jct_s", "ref_avg_jct_s", "jct_err", "makespan_s",
+         "ref_makespan_s", "makespan_err", "worst_rho", "ref_worst_rho", "unfair",
+         "ref_unfair", "met"],
+        rows,
+        {"avg_jct_s": ",.0f", "ref_avg_jct_s": ",.0f", "makespan_s": ",.0f",
+         "ref_makespan_s": ",.0f", "jct_err": "+.1%", "makespan_err": "+.1%",
+         "worst_rho": ".2f", "ref_worst_rho": ".2f", "unfair": ".3f", "ref_unfair": ".3f"},
+    ).to_rich())
+    sim_rows = [r for r in rows if r["against"] == "simulation"]
+    update_json(RESULTS / "sched.json", "fidelity", {
+        "command": "python benchmarks/sched/fidelity.py",
+        "trace": f"shockwave/{TRACE}", "throughputs": "shockwave/tacc_throughputs.json",
+        "cluster": cluster.describe(), "round_s": 120.0, "restart_s": 20.0,
+        "contention": "static", "tolerances": {"jct": JCT_TOL, "makespan": MAKESPAN_TOL,
+                                               "unfair_points": UNFAIR_TOL},
+        "rows": rows, "goal_met_vs_simulation": all(r["met"] for r in sim_rows),
+    })
+
+
+if __name__ == "__main__":
+    main()
