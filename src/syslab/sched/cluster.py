@@ -200,8 +200,12 @@ class GpuPool:
         return whole >= self.min_servers(k)
 
     def release(self, parts: Allocation) -> None:
-        for s, n in parts:
-            self._set(s, self.free[s] + n)
+        free, buckets = self.free, self.buckets
+        for s, n in parts:  # _set inlined: this runs once per finished job
+            f = free[s]
+            del buckets[f][s]
+            free[s] = f + n
+            buckets[f + n][s] = None
             self.free_total += n
 
     def _best_fit(self, k: int) -> Allocation:

@@ -1,0 +1,145 @@
+"""Regenerate the measured parts of docs/sched.md from benchmarks/results/sched.json.
+
+    .venv/bin/python benchmarks/sched/write_doc.py
+
+Each `<!-- results:NAME -->` block is rebuilt from the section of sched.json its benchmark
+script wrote; a section that is missing says so instead of keeping old numbers.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from syslab.common.report import fill_blocks, markdown_table
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "benchmarks" / "results" / "sched.json"
+DOC = ROOT / "docs" / "sched.md"
+HOUR = 3600.0
+
+
+def _yes(flag: object) -> str:
+    return {True: "**met**", False: "**not met**"}.get(flag, "-")
+
+
+def speed(r: dict) -> str:
+    rows = [
+        [x["policy"], x["mode"], f"{x['jobs_per_s']:,.0f}",
+         "-" if x["goal_jobs_per_s"] is None else f"{x['goal_jobs_per_s']:,}", _yes(x["met"]),
+         f"{x['vs_gavel']:,.0f}x", f"{x['wall_s']:.2f}"]
+        for x in r["philly"]
+    ]
+    m = r["machine"]
+    text = (
+        f"Philly, {r['philly'][0]['jobs']:,} jobs on {r['cluster']}; median of "
+        f"{r['repeats']} runs, simulation loop only; load average "
+        f"{m['load_before'][0]:.1f} before, {m['load_after'][0]:.1f} after.\n\n"
+        + markdown_table(["policy", "mode", "jobs/s", "goal", "", "vs Gavel (~25 jobs/s)",
+                          "seconds"], rows)
+    )
+    g = r["gavel_traces"]
+    rows = [[x["policy"], x["mode"], f"{x['jobs']:,}", f"{x['jobs_per_s_with_setup']:,.0f}",
+             f"{x['vs_gavel']:,.0f}x"] for x in g]
+    return text + (
+        f"\n\nGavel's own format: the {g[0]['traces']} msr Philly-VC traces with job types and "
+        "Gavel's throughput table, including setup (rates, cluster) per trace:\n\n"
+        + markdown_table(["policy", "mode", "jobs", "jobs/s", "vs Gavel"], rows)
+    )
+
+
+def philly(r: dict) -> str:
+    rows = [
+        [x["policy"], x["mode"], f"{x['mean_jct_s'] / HOUR:.2f}", f"{x['p99_jct_s'] / HOUR:.1f}",
+         f"{x['mean_wait_s'] / HOUR:.2f}", f"{x['p99_slowdown_longest10']:.2f}",
+         f"{x['jain']:.3f}"]
+        for x in r["runs"]
+    ]
+    g = r["goals"]
+    return (
+        f"{r['jobs']:,} jobs on {r['cluster']}, {r['round_s']:.0f} s rounds for round-mode "
+        "runs.\n\n"
+        + markdown_table(["policy", "mode", "mean JCT h", "p99 JCT h", "mean wait h",
+                          "p99 slowdown, longest 10 %", "Jain (1/ρ)"], rows)
+        + f"\n\nSRTF / FIFO mean JCT = {g['srtf_over_fifo']:.3f} (goal <= 0.1: "
+        f"{_yes(g['srtf_goal_met'])}); LAS / SRTF = {g['las_over_srtf']:.3f} (goal <= 1.25: "
+        f"{_yes(g['las_goal_met'])}); Gittins / LAS = {g['gittins_over_las']:.3f}."
+    )
+
+
+def placement(r: dict) -> str:
+    rows = [[x["policy"], x["placement"], f"{x['mean_jct_s'] / HOUR:.2f}",
+             f"{x['utilization']:.2f}"] for x in r["runs"]]
+    gains = ", ".join(f"{p} {g:.0%}" for p, g in r["consolidated_vs_random_gain"].items())
+    return (
+        f"`{r['trace']}` ({r['multi_gpu_fraction']:.0%} multi-GPU jobs) on {r['cluster']}.\n\n"
+        + markdown_table(["policy", "placement", "mean JCT h", "utilisation"], rows)
+        + f"\n\nConsolidated vs random, lower mean JCT by: {gains} (goal >= 15 %: "
+        f"{_yes(r['goal_met'])})."
+    )
+
+
+def heterogeneity(r: dict) -> str:
+    rows = [[k.split("@")[0], k.split("@")[1].replace("jobs/h", ""),
+             ", ".join(f"{x:.2f}" for x in v["per_seed"]), f"{v['median']:.2f}"]
+            for k, v in r["blind_over_aware_mean_jct"].items()]
+    return (
+        f"{r['jobs']} Gavel-generated jobs per run on {r['cluster']}, seeds {r['seeds']}; "
+        "type-blind mean JCT / heterogeneity-aware mean JCT (above 1: aware is better).\n\n"
+        + markdown_table(["policy (blind vs -het)", "jobs/hour", "per seed", "median"], rows)
+        + f"\n\nGoal (max-min, every load, median >= 1.5): {_yes(r['goal_met'])}."
+    )
+
+
+def fidelity(r: dict) -> str:
+    rows = [
+        [x["policy"], x["against"], f"{x['avg_jct_s']:,.0f}", f"{x['ref_avg_jct_s']:,.0f}",
+         f"{x['jct_err']:+.1%}", f"{x['makespan_s']:,.0f}", f"{x['ref_makespan_s']:,.0f}",
+         f"{x['makespan_err']:+.1%}", f"{x['unfair']:.3f}", f"{x['ref_unfair']:.3f}",
+         _yes(x["met"])]
+        for x in r["rows"]
+    ]
+    return (
+        f"`{r['trace']}` on {r['cluster']}, {r['round_s']:.0f} s rounds, {r['restart_s']:.0f} s "
+        "restart overhead, ρ with N = all jobs (as Shockwave computes it).\n\n"
+        + markdown_table(["policy", "vs Shockwave's", "avg JCT s", "published", "error",
+                          "makespan s", "published", "error", "ρ>1.05", "published",
+                          "±10 % / ±7 pts"], rows)
+    )
+
+
+def lp_speed(r: dict) -> str:
+    rows = [[x["policy"], x["jobs"], x["gpu_types"], f"{x['median_ms']:.1f}",
+             f"{x['p95_ms']:.1f}", _yes(x.get("met"))]
+            for table in ("gavel_table",) for x in r.get(table, [])]
+    return markdown_table(["policy", "active jobs", "GPU types", "median ms", "p95 ms",
+                           "goal <= 50 ms"], rows)
+
+
+BLOCKS = {"speed": speed, "philly": philly, "placement": placement,
+          "heterogeneity": heterogeneity, "fidelity": fidelity, "lp-speed": lp_speed}
+SECTIONS = {"speed": "speed", "philly": "philly_policies", "placement": "placement",
+            "heterogeneity": "heterogeneity", "fidelity": "fidelity", "lp-speed": "lp_speed"}
+SCRIPTS = {"speed": "speed", "philly": "policies", "placement": "policies",
+           "heterogeneity": "policies", "fidelity": "fidelity", "lp-speed": "lp_speed"}
+
+
+def main() -> None:
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    blocks = {}
+    for name, render in BLOCKS.items():
+        section = results.get(SECTIONS[name])
+        if section is None:
+            blocks[name] = f"(not measured: run benchmarks/sched/{SCRIPTS[name]}.py)"
+            continue
+        command = section.get("command", "")
+        blocks[name] = render(section) + (f"\n\n_Made by `{command}`._" if command else "")
+    doc, missing = fill_blocks(DOC.read_text(), blocks)
+    for name in missing:
+        print(f"docs/sched.md has no block {name!r}")
+    DOC.write_text(doc)
+    print(f"updated {DOC}")
+
+
+if __name__ == "__main__":
+    main()
