@@ -86,6 +86,8 @@ def test_every_policy_returns_a_feasible_allocation(inst):
         min_makespan(tput, gpus, capacity, remaining_steps=remaining),
         finish_time_fairness(tput, gpus, capacity, remaining_steps=remaining,
                              elapsed_s=elapsed, levels=2),
+        finish_time_fairness(tput, gpus, capacity, remaining_steps=remaining,
+                             elapsed_s=elapsed, hold_hopeless=False),
     ):
         check_feasible(X, tput, gpus, capacity)
         assert np.all(effective_throughput(X, tput) > 0)  # fairness: every job progresses
@@ -199,6 +201,10 @@ def test_ftf_is_exact_against_bisection(inst):
     # the hopeless ones get their best: rho at rho_min
     hopeless = rho_min > level * (1 + 1e-4)
     assert np.allclose(rho[hopeless], rho_min[hopeless], rtol=1e-5)
+    # Gavel's objective alone reaches the same max rho
+    X = finish_time_fairness(tput, gpus, capacity, **kw, hold_hopeless=False)
+    rho = finish_time_ratios(X, tput, remaining_steps=r, elapsed_s=a, isolated_time_s=D)
+    assert rho.max() == pytest.approx(plain, rel=1e-5)
 
 
 # ----------------------------------------------------------------------------- closed forms
@@ -338,6 +344,11 @@ def test_ftf_holds_a_hopeless_job_at_its_best():
     assert np.ptp(rho[1:]) < 1e-5  # the others end level
     # only 3 GPUs remain for 3 jobs: each gets 1 of 2 steps/s; isolated they had 1/4 of 4
     assert rho[1] == pytest.approx(1.0, rel=1e-5)
+    # Gavel's objective alone: the same worst rho, but job 0 need not get the whole GPU
+    X = finish_time_fairness(tput, gpus, cap, remaining_steps=r, elapsed_s=a,
+                             hold_hopeless=False, fill=False)
+    rho2 = finish_time_ratios(X, tput, remaining_steps=r, elapsed_s=a, isolated_time_s=r / iso)
+    assert rho2.max() == pytest.approx(rho.max(), rel=1e-5)
 
 
 def test_identical_jobs_get_identical_rows():

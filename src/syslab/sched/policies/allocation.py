@@ -64,6 +64,8 @@ Any failure is a one-line ``UserError`` naming the policy and the cause.
 
 from __future__ import annotations
 
+from importlib import metadata as _metadata
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -71,8 +73,11 @@ from syslab.common.errors import UserError
 
 try:  # `_Highs` is the bare binding highspy exports: no banner, no Python callbacks
     from highspy import HighsLp, HighsModelStatus, MatrixFormat, ObjSense, _Highs, kHighsInf
+
+    HIGHSPY_VERSION = _metadata.version("highspy")
 except ImportError:  # pragma: no cover - exercised by forcing BACKEND = "linprog"
     _Highs = None
+    HIGHSPY_VERSION = None
 
 __all__ = [
     "agnostic",
@@ -246,7 +251,8 @@ def finish_time_fairness(tput: np.ndarray, gpus: np.ndarray, capacity: np.ndarra
                          isolated_tput: np.ndarray | None = None,
                          n_contending: int | None = None,
                          isolated_elapsed_s: np.ndarray | None = None,
-                         levels: int = 1, fill: bool = True, tol: float = 1e-6) -> np.ndarray:
+                         levels: int = 1, hold_hopeless: bool = True, fill: bool = True,
+                         tol: float = 1e-6) -> np.ndarray:
     """Themis/Gavel finish-time fairness: minimise max_i rho_i(X).
 
     rho_i = (a_i + r_i / e_i(X)) / D_i with a_i = ``elapsed_s`` (wall time since arrival,
@@ -259,10 +265,16 @@ def finish_time_fairness(tput: np.ndarray, gpus: np.ndarray, capacity: np.ndarra
     "exclusive" time: with a constant iso, D_i = total steps / iso_i.
 
     Solved exactly by generalised Dinkelbach iterations (module docstring) to a relative
-    ``tol`` on max rho, each LP warm-started. ``levels`` > 1 repeats it for the jobs that are
-    not bottlenecked (the max rho is often fixed by one job that already waited too long,
-    which leaves everyone else unconstrained otherwise). ``fill`` then maximises
-    sum_i g_i e_i / p_i with every level held. Returns X (n, T).
+    ``tol`` on max rho, each LP warm-started. Max rho is often fixed by one job that already
+    waited too long: rho_i >= rho_min_i = (a_i + r_i / s_i) / D_i even with all its time on
+    its best type (rate s_i), whatever the others get. With ``hold_hopeless`` (default) every
+    job whose rho_min is above the level the others can reach is held at rho_min (all its
+    time on its best type), and max rho is minimised over the rest: leximin over those
+    levels, found by bisecting the rho_min breakpoints with feasibility LPs, then Dinkelbach.
+    Without it, this is Gavel's objective alone (max rho = the worst rho_min), and only
+    ``fill`` decides what the others get. ``levels`` > 1 repeats the minimisation for the
+    jobs the last level did not bottleneck. ``fill`` then maximises sum_i g_i e_i / p_i with
+    every level held. Max rho is Gavel's optimum either way. Returns X (n, T).
     """
     policy = "finish_time_fairness"
     p = _Problem.build(policy, tput, gpus, capacity)
@@ -297,115 +309,133 @@ def finish_time_fairness(tput: np.ndarray, gpus: np.ndarray, capacity: np.ndarra
     x0[p.ii, p.tt] = p.capacity[p.tt] / (p.n * p.gpus[p.ii])
     x0 /= np.maximum(x0.sum(axis=1), 1.0)[:, None]
     e = (x0 * p.tput).sum(axis=1)
-    # Rows: e_i / s_i - (gamma_i / s_i) y >= L_i / s_i, s_i = the job's best rate.
+    # Level rows: e_i - gamma_i y >= L_i(lam) for the classes still being levelled; hold
+    # rows: e_i >= h_i for those already placed (hopeless or fixed by an earlier level).
+    # Moving a class between the two, or lam, only changes row bounds: warm and cheap.
     coef = p.tput[p.ii, p.tt]
-    lp = _LevelLp(p, coef, rhs=np.zeros(p.k), zcoef=-np.ones(p.k))
+    lp = _LevelLp(p, coef, rhs=np.full(p.k, -np.inf), zcoef=-np.ones(p.k), hold=True)
+    best = lp.scale  # s_i: the class's best rate
     # rho_min: all the time on the best type. A job with rho_min above the level sought
     # cannot reach it whatever the others get, so it is held at rho_min (leximin would give
     # it a level of its own) rather than left to pin max rho for everyone else.
-    rho_min = (a + r / lp.scale) / D
+    rho_min = (a + r / best) / D
 
-    def probe(lam: float, free: np.ndarray, slack: float):
+    def need(lam: float, idx: np.ndarray) -> np.ndarray:
+        return r[idx] / (lam * D[idx] - a[idx])  # L_i(lam); lam > rho_min_i > a_i / D_i
+
+    def weigh(lam: float, open_: np.ndarray) -> None:
+        """gamma_i = lam D_i L_i(lam) / (lam D_i - a_i): y = min_i (e_i/L_i)(1 - rho_i/lam).
+
+        For the jobs at the level (e_i = L_i) these are Crouzeix et al.'s weights (the
+        denominators at the last X), so the iteration stays superlinear, and y >= 1 - lam'/lam
+        for any X meeting a level lam' < lam: a certificate. y relative to lam keeps
+        gamma ~ L_i, far above HiGHS's 1e-9 matrix floor.
+        """
+        ok = open_ & (rho_min < lam)
+        gamma = best.copy()  # any positive weight for rows that are off anyway
+        gamma[ok] = lam * D[ok] * need(lam, ok) / (lam * D[ok] - a[ok])
+        lp.set_zcoef(open_, -gamma[open_])
+
+    def probe(lam: float, open_: np.ndarray, slack: float, pinned: bool):
         """The LP at level lam: None if no X meets it, else (X, duals, e, new level, y).
 
-        Free classes with rho_min >= lam (1 - slack) are held at rho_min; the others get
-        the Dinkelbach row  e_i - gamma_i y >= L_i,  gamma_i = lam D_i L_i / (lam D_i - a_i),
-        so that y = min_i (e_i / L_i)(1 - rho_i / lam). Weighting by L_i rather than by the
-        last e_i (Crouzeix et al.) keeps a job the last X starved from losing its say, and
-        measuring y relative to lam keeps gamma ~ L_i, far above HiGHS's 1e-9 matrix floor.
+        Open classes with rho_min >= lam (1 - slack) are held at all but 1e-6 of their best
+        rate; the others must reach L_i(lam). ``pinned``: y = 0, a pure feasibility test.
         """
-        hard = free & (rho_min >= lam * (1 - slack))
-        soft = free & ~hard
-        if hard.any():  # all but 1e-6 of the time on their best type(s)
-            lp.set_level_rows(hard, rhs=lp.scale[hard] * (1 - _HOLD),
-                              zcoef=np.zeros(int(hard.sum())))
-        if soft.any():
-            gap = lam * D[soft] - a[soft]  # > 0: lam > rho_min_i > a_i / D_i
-            need = r[soft] / gap  # L_i(lam)
-            lp.set_level_rows(soft, rhs=need, zcoef=-lam * D[soft] * need / gap)
+        hard = open_ & (rho_min >= lam * (1 - slack)) & hold_hopeless
+        soft = open_ & ~hard
+        lp.set_hold_lower(open_, np.where(hard[open_], best[open_] * (1 - _HOLD), -np.inf))
+        lam_need = np.full(p.k, -np.inf)
+        lam_need[soft] = need(lam, soft)
+        lp.pinned = pinned
+        lp.set_level_lower(open_, lam_need[open_])
         out = lp.solve(probe=True)
         if out is None:
             return None
         X, dual = out
         e = (X * p.tput).sum(axis=1)
-        new = float(rho(e)[soft].max()) if soft.any() else -np.inf
+        new = float(rho(e)[soft].max()) if soft.any() else lam  # all held: lam is met
         return X, dual, e, new, float(lp.v[lp.z])
 
-    def gpu_lower_bound(free: np.ndarray, hi: float) -> float:
-        """Largest lam no X can meet by GPU count alone (one pool, best rates): a lower bound.
+    held = np.zeros(p.k)  # e required of the classes placed by a finished level
 
-        At level lam job i needs e_i >= min(L_i(lam), s_i), i.e. at least g_i e_i / s_i
-        GPUs on average; this need falls as lam rises, so bisect on it (vectorised).
+    def gpu_lower_bound(open_: np.ndarray, hi: float) -> float:
+        """A level no X meets by GPU count alone (one pool at best rates): a lower bound.
+
+        At level lam an open class needs e_c >= min(L_c(lam), s_c), so at least
+        g_c e_c / s_c GPUs on average (placed ones: their hold); the need falls as lam rises:
+        bisect on lam, vectorised.
         """
-        fixed = ~free
-        spare = p.capacity.sum() - float((p.count * p.gpus)[fixed] @ (
-            np.minimum(e[fixed] / lp.scale[fixed], 1.0)))
-        gf = (p.count * p.gpus)[free]
+        placed = ~open_
+        spare = p.capacity.sum() - float((p.count * p.gpus)[placed] @ (held / best)[placed])
+        weight = (p.count * p.gpus)[open_]
         lo_, hi_ = 0.0, hi
         for _ in range(40):
             mid = 0.5 * (lo_ + hi_)
-            gap = np.maximum(mid * D[free] - a[free], 1e-300)
-            need = gf @ np.minimum(r[free] / gap / lp.scale[free], 1.0)
-            lo_, hi_ = (mid, hi_) if need > spare else (lo_, mid)
+            gap = mid * D[open_] - a[open_]
+            with np.errstate(divide="ignore", over="ignore"):
+                frac = np.where(gap > 0, r[open_] / np.maximum(gap, 1e-300) / best[open_], 1.0)
+            lo_, hi_ = (mid, hi_) if weight @ np.minimum(frac, 1.0) > spare else (lo_, mid)
         return lo_
 
     X = x0
+    open_ = np.ones(p.k, dtype=bool)  # not placed by a finished level
     for level in range(max(1, levels)):
-        free = lp.zcoef < 0
-        hi = float(rho(e)[free].max())  # a level X meets; lo: one no X meets
-        lo = gpu_lower_bound(free, hi)
+        hi = float(rho(e)[open_].max())  # a level some X meets; lo: one no X meets
+        lo = gpu_lower_bound(open_, hi)
         settled = False  # the LP's rows are those of a feasible probe at hi
         dual = np.zeros(p.k)
         budget = _DINKELBACH_MAX_ITERS
         while budget > 0:
             budget -= 1
-            out = probe(hi, free, tol)  # Dinkelbach step
+            weigh(hi, open_)  # stale weights make Dinkelbach linear: refresh every step
+            out = probe(hi, open_, tol, pinned=False)  # Dinkelbach step
             if out is None:  # holding the jobs within tol of hi is infeasible: hi is it
                 break
             X, dual, e, new, y = out
             settled = True
-            # Certificate: an X meeting level lam' < hi makes y >= 1 - lam' / hi (e_i >= L_i,
-            # and every soft job has rho_min < hi (1 - tol)), so small y means hi is optimal.
+            # Certificate: an X meeting level lam' < hi makes y >= 1 - lam' / hi (e_i >=
+            # L_i, and soft jobs have rho_min < hi (1 - tol)): small y, hi optimal.
             if y <= 0.5 * tol:
                 break
+            old = hi
             if new < hi:
                 hi, settled = new, False
-            below = rho_min[free & (rho_min < hi * (1 - tol))]
-            if not below.size or below.max() < hi / 1.05:
-                continue  # no rho_min just below: the next Dinkelbach step is a real one
-            # Jobs about to become hopeless make Dinkelbach step down one rho_min per LP.
-            # Search the rho_min breakpoints instead: bisect them between the GPU-count bound
-            # and hi (gallop down from hi while feasible if that bound is 0).
-            step, bracketed = 1, lo > 0
+            if old - hi >= 0.25 * (old - lo) or not hold_hopeless:
+                continue  # a real step
+            # Small steps: jobs turning hopeless one by one as lam passes their rho_min pin
+            # Dinkelbach. Bisect over those breakpoints instead, by feasibility alone (y = 0,
+            # row bounds only: warm), then let Dinkelbach finish between two of them.
             while budget > 0:
-                cands = np.sort(rho_min[free & (rho_min < hi * (1 - tol)) & (rho_min > lo)])
+                cands = np.sort(rho_min[open_ & (rho_min < hi * (1 - tol)) & (rho_min > lo)])
                 if not cands.size:
                     break
-                cands = cands[::-1]
-                b = float(cands[cands.size // 2] if bracketed else cands[min(step, cands.size) - 1])
+                b = float(cands[cands.size // 2])
                 budget -= 1
-                out = probe(b, free, 0.0)
+                out = probe(b, open_, 0.0, pinned=True)
                 if out is None:
-                    lo, bracketed = b, True
+                    lo = b
                 else:
                     X, dual, e, new, _ = out
-                    hi, step, settled = min(hi, new), step * 2, False
+                    hi, settled = min(hi, new), False
         if not settled:  # restore the rows of the best level found (X meets them)
-            out = probe(hi, free, 0.0)
+            out = probe(hi, open_, 0.0, pinned=False)
             if out is None:
                 raise UserError(f"{policy}: LP lost feasibility at max rho = {hi:.6g}")
             X, dual, e, _, _ = out
-        if level == levels - 1 or not (lp.zcoef < 0).any():
+        if level == levels - 1:
             break
-        free = lp.zcoef < 0
-        blocked = free & lp.blocked(dual)
-        if not blocked.any() or blocked.sum() == free.sum():
+        soft = open_ & (rho_min < hi)
+        blocked = soft & lp.blocked(dual)
+        if not blocked.any() or blocked.sum() == soft.sum():
             break
         # Hold the bottlenecked jobs at rho <= hi (1 + hold) from now on.
-        gap = hi * (1 + _HOLD) * D[blocked] - a[blocked]
-        lp.set_level_rows(blocked, rhs=r[blocked] / gap, zcoef=np.zeros(int(blocked.sum())))
+        held[blocked] = need(hi * (1 + _HOLD), blocked)
+        lp.set_hold_lower(blocked, held[blocked])
+        lp.set_level_lower(blocked, np.full(int(blocked.sum()), -np.inf))
+        open_ &= ~blocked
     if fill:
-        lp.fill(z_lower=0.0)
+        lp.fill(z_lower=0.0, warm=True)
         X = lp.X
     return p.finish(X)
 
@@ -588,6 +618,13 @@ class _Lp:
         else:
             self.A[rows, col] = coeffs[:, None]
 
+    def set_row_lower(self, rows: np.ndarray, lo: np.ndarray) -> None:
+        """Set the lower bounds of ``rows`` (-inf switches a >= row off): no refactorisation."""
+        self.row_lo[rows] = lo
+        if self.backend == "highspy" and len(rows):
+            self.h.changeRowsBounds(len(rows), rows.astype(np.int32), _inf(lo),
+                                    _inf(self.row_hi[rows]))
+
     def solve(self, *, warm: bool = True, probe: bool = False
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """(v, |row duals|, |column duals|); a non-optimal status is a UserError, except
@@ -639,19 +676,22 @@ class _LevelLp:
 
     Rows: [0, k) sum_t y[c, t] <= 1;  [k, k+T) sum_c count_c g_c y[c, t] <= C_t;
     [k+T, 2k+T) level rows  (sum_t coef[c, t] y[c, t] + zcoef_c z) / s_c >= rhs_c / s_c,
-    s_c = max_t coef[c, t] (row scaling). zcoef_c < 0 for a free class, 0 for one held at
-    its level. Objective: max z, then (fill) the normalised sum. 0 <= y <= 1 and z has an
-    explicit upper bound (the best any free class could do alone) so that every variable is
-    boxed and the dual simplex starts dual feasible.
+    s_c = max_t coef[c, t] (row scaling), and with ``hold`` [2k+T, 3k+T) hold rows
+    sum_t coef y / s_c >= hold_c / s_c. A class is free (its level row raises z) when
+    zcoef_c < 0 and rhs_c is finite; rhs = -inf switches a row off. Objective: max z, then
+    (fill) the normalised sum. 0 <= y <= 1 and z has an explicit upper bound (the best any
+    free class could do alone) so that every variable is boxed and the dual simplex starts
+    dual feasible.
     """
 
     def __init__(self, p: _Problem, coef: np.ndarray | None, *, rhs: np.ndarray | None = None,
-                 zcoef: np.ndarray | None = None):
+                 zcoef: np.ndarray | None = None, hold: bool = False):
         self.p = p
         k, T, m = p.k, p.T, len(p.ii)
         self.m = m
         self.z = m  # column index of z
         self.base = k + T  # first level row
+        self.hold_base = 2 * k + T  # first hold row
         rows = [p.ii, k + p.tt]
         cols = [np.arange(m), np.arange(m)]
         vals = [np.ones(m), (p.count * p.gpus)[p.ii]]
@@ -667,6 +707,12 @@ class _LevelLp:
             vals += [coef / self.scale[p.ii], self.zcoef / self.scale]
             row_lo = np.concatenate([row_lo, self.rhs / self.scale])
             row_hi = np.concatenate([row_hi, np.full(k, np.inf)])
+            if hold:
+                rows.append(self.hold_base + p.ii)
+                cols.append(np.arange(m))
+                vals.append(coef / self.scale[p.ii])
+                row_lo = np.concatenate([row_lo, np.full(k, -np.inf)])
+                row_hi = np.concatenate([row_hi, np.full(k, np.inf)])
         A = sp.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
                           shape=(len(row_lo), m + 1))
         cost = np.zeros(m + 1)
@@ -677,11 +723,20 @@ class _LevelLp:
         self.X = np.zeros((k, T))
         self.v = np.zeros(m + 1)
         self.z_dual = 0.0
+        self.pinned = False
+
+    def free(self) -> np.ndarray:
+        return (self.zcoef < 0) & np.isfinite(self.rhs)
 
     def _z_upper(self) -> float:
         """z <= (s_c - rhs_c) / |zcoef_c| for every free class c: sum_t coef y <= s_c."""
-        free = self.zcoef < 0
+        free = self.free()
+        if not free.any():
+            return 0.0
         return float(np.min((self.scale[free] - self.rhs[free]) / -self.zcoef[free]))
+
+    def _refresh_z(self) -> None:
+        self.lp.set_col_bounds(self.z, 0.0, 0.0 if self.pinned else self._z_upper())
 
     def solve(self, *, warm: bool = True, probe: bool = False
               ) -> tuple[np.ndarray, np.ndarray] | None:
@@ -695,7 +750,7 @@ class _LevelLp:
         X = np.zeros((self.p.k, self.p.T))
         X[self.p.ii, self.p.tt] = np.clip(v[: self.m], 0.0, None)
         self.X = X
-        return X, dual[self.base:]
+        return X, dual[self.base:self.base + self.p.k]
 
     def blocked(self, dual: np.ndarray) -> np.ndarray:
         """Classes tight in every optimum: positive dual (complementary slackness).
@@ -706,7 +761,7 @@ class _LevelLp:
         """
         blocked = np.abs(dual * self.zcoef / self.scale) > _BLOCKED
         if self.z_dual > _BLOCKED:
-            free = self.zcoef < 0
+            free = self.free()
             reach = np.full(self.p.k, np.inf)
             reach[free] = (self.scale[free] - self.rhs[free]) / -self.zcoef[free]
             zhi = self.lp.col_hi[self.z]
@@ -715,19 +770,37 @@ class _LevelLp:
 
     def set_level_rows(self, mask: np.ndarray, *, rhs: np.ndarray, zcoef: np.ndarray) -> None:
         """Rewrite the level rows of the classes in ``mask`` (unscaled values)."""
+        self.set_zcoef(mask, zcoef, refresh=False)
+        self.set_level_lower(mask, rhs)
+
+    def set_zcoef(self, mask: np.ndarray, zcoef: np.ndarray, *, refresh: bool = True) -> None:
+        """z's coefficient in the level rows of ``mask`` (a matrix edit: refactorises)."""
         idx = np.flatnonzero(mask)
-        self.rhs[idx] = rhs
         self.zcoef[idx] = zcoef
         self.lp.set_rows(self.base + idx, self.z, zcoef / self.scale[idx],
-                         rhs / self.scale[idx])
-        if (self.zcoef < 0).any():
-            self.lp.set_col_bounds(self.z, self.lp.col_lo[self.z], self._z_upper())
-        else:  # every class held: z is unconstrained, pin it
-            self.lp.set_col_bounds(self.z, 0.0, 0.0)
+                         self.lp.row_lo[self.base + idx])
+        if refresh:
+            self._refresh_z()
+
+    def set_level_lower(self, mask: np.ndarray, rhs: np.ndarray) -> None:
+        """Lower bounds of the level rows of ``mask`` (-inf: off); bounds only, no refactor."""
+        idx = np.flatnonzero(mask)
+        self.rhs[idx] = rhs
+        self.lp.set_row_lower(self.base + idx, rhs / self.scale[idx])
+        self._refresh_z()
+
+    def set_hold_lower(self, mask: np.ndarray, rhs: np.ndarray) -> None:
+        """Lower bounds of the hold rows of ``mask`` (-inf: off)."""
+        idx = np.flatnonzero(mask)
+        self.lp.set_row_lower(self.hold_base + idx, rhs / self.scale[idx])
+
+    def pin_z(self, pinned: bool) -> None:
+        """z fixed at 0 (a pure feasibility test) or free up to its bound."""
+        self.pinned = pinned
+        self._refresh_z()
 
     def water_fill_linear(self, levels: int) -> float:
         """max z, then hold the bottlenecked classes and raise the others, ``levels`` times."""
-        free = np.ones(self.p.k, dtype=bool)
         z = 0.0
         for level in range(max(1, levels)):
             _, dual = self.solve()
@@ -736,18 +809,25 @@ class _LevelLp:
                 raise UserError(f"{self.p.policy}: LP optimum is 0 (no job can make progress)")
             if level == levels - 1:
                 break
+            free = self.free()
             blocked = free & self.blocked(dual)
             if not blocked.any() or blocked.sum() == free.sum():
                 break
             self.set_level_rows(blocked, rhs=np.full(int(blocked.sum()), z * (1 - _HOLD)),
                                 zcoef=np.zeros(int(blocked.sum())))
-            free &= ~blocked
         return z
 
-    def fill(self, z_lower: float) -> None:
-        """Hold z >= z_lower (and every fixed row) and maximise sum_i g_i e_i / p_i."""
+    def fill(self, z_lower: float, *, warm: bool = False) -> None:
+        """Hold z >= z_lower (and every fixed row) and maximise sum_i g_i e_i / p_i.
+
+        ``warm``: primal simplex from the last basis (FTF: most rows are held, the last
+        vertex is close); otherwise a fresh dual simplex start (max-min, makespan: measured
+        2-3x faster there than continuing).
+        """
         p = self.p
         value = p.count[p.ii] * p.gpus[p.ii] * p.tput[p.ii, p.tt] / p.prop[p.ii]
         self.lp.set_col_bounds(self.z, z_lower, max(z_lower, self.lp.col_hi[self.z]))
         self.lp.set_cost(np.append(value / value.max(), 0.0))
-        self.solve(warm=False)
+        if warm and self.lp.backend == "highspy":
+            self.lp.h.setOptionValue("simplex_strategy", 4)
+        self.solve(warm=warm)
