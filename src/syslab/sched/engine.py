@@ -227,7 +227,9 @@ class Simulator:
         self.segments: list[tuple[int, float, float, int]] = []
         self.decisions = 0
         self.migrations = 0
-        self.spread: set[int] = set()  # running gangs placed across more servers than needed
+        # Running gangs placed across more servers than needed -> how many free GPUs one
+        # server must have before the gang can move there (a cheap necessary condition).
+        self.spread: dict[int, int] = {}
         # Moving a spread gang is a preemption: only preemptive policies do it.
         self.migrate = policy.preemptive and self.config.placement == "consolidated"
         self.is_alloc = isinstance(policy, AllocationPolicy)
@@ -249,7 +251,9 @@ class Simulator:
         self.alloc[j] = parts
         rate = s.rate_c[j, ty] if consolidated else s.rate_s[j, ty]
         if not consolidated:
-            self.spread.add(j)
+            pool = self.pools[ty]
+            g = self.gpus[j]
+            self.spread[j] = g - max(n for _, n in parts) if g <= pool.largest else 1
         s.running_type[j] = ty
         s.cur_rate[j] = rate
         s.held_since[j] = now
@@ -291,7 +295,7 @@ class Simulator:
         if self.config.record_timeline:
             self.segments.append((j, float(s.held_since[j]), float(now), ty))
         self.alloc[j] = None
-        self.spread.discard(j)
+        self.spread.pop(j, None)
         s.running_type[j] = -1
         s.end_time[j] = INF
         self.version[j] += 1
@@ -441,12 +445,13 @@ class Simulator:
         most_free = [p.most_free() for p in self.pools]
         if not any(most_free):  # a full cluster: nobody can move (the common case)
             return
-        for j in sorted(self.spread, key=lambda j: -self.gpus[j]):
+        top = max(most_free)
+        movable = [j for j, need in self.spread.items() if need <= top]
+        for j in sorted(movable, key=lambda j: -self.gpus[j]):
             ty = int(self.state.running_type[j])
             parts = self.alloc[j]
-            # cheap bound first: the server it would fill needs k - (its share there) free
-            if most_free[ty] < self.gpus[j] - max(n for _, n in parts):
-                continue
+            if self.spread.get(j, top + 1) > most_free[ty]:
+                continue  # moved or stopped meanwhile, or its type has no room
             if self.pools[ty].can_consolidate(self.gpus[j], holding=parts):
                 self._stop(j, now, preempted=False)
                 self._start(j, ty, now)
