@@ -30,12 +30,16 @@ Policies (Gavel, OSDI'20 section 4; Themis, NSDI'20)
     min_X max_i rho_i(X),  rho_i = (a_i + r_i / e_i(X)) / D_i,  a_i = time since arrival,
     D_i = isolated time = (time the work done so far would have taken in isolation)
     + r_i / iso_i, iso_i = throughput with 1/N of every GPU pool (Gavel's ``IsolatedPolicy``).
-    rho_i <= lam  <=>  e_i >= r_i / (lam D_i - a_i): linear for a fixed lam but not jointly,
-    so it is solved exactly by the generalised Dinkelbach method (Crouzeix, Ferland, Schaible
-    1985): lam_{k+1} = max_i rho_i(X_k), where X_k solves the LP
-        max y  s.t.  e_i(X) - gamma_i y >= r_i / (lam_k D_i - a_i),
-        gamma_i = D_i e_i(X_{k-1}) / (lam_k D_i - a_i),
-    which converges superlinearly from above (typically 1-4 LPs, each warm-started).
+    rho_i <= lam  <=>  e_i >= L_i(lam) = r_i / (lam D_i - a_i): linear for a fixed lam but
+    not jointly, so it is solved exactly by the generalised Dinkelbach method (Crouzeix,
+    Ferland, Schaible 1985): lam_{k+1} = max_i rho_i(X_k), where X_k solves the LP
+        max y  s.t.  e_i(X) - gamma_i y >= L_i(lam_k),
+        gamma_i = lam_k D_i L_i(lam_k) / (lam_k D_i - a_i),
+    so y = min_i (e_i / L_i)(1 - rho_i / lam_k): superlinear from above, and y <= tol / 2
+    certifies lam_k <= optimum (1 + tol). Jobs whose best possible rho (all their time on
+    their fastest type) exceeds the level the others can reach are held there (see the
+    function); the level below them is bracketed by bisection over those breakpoints with
+    feasibility LPs. Every LP after the first is a warm re-solve after bound edits.
 ``max_throughput`` (Gavel ``max_sum_throughput_perf``):  max_X sum_i nt_i(X); with
     ``normalise=False`` Gavel's raw objective sum_i e_i (steps/s added across models).
 
@@ -52,6 +56,10 @@ Beyond Gavel
   are symmetric and convex, so a symmetric optimum exists). Realistic workloads have few
   distinct (job type, gang) pairs, which makes the fairness LPs small.
 - Gavel finds the makespan by bisection to 5 %; here it is one exact LP.
+- FTF holds "hopeless" jobs at their own best (leximin over those levels) unless
+  ``hold_hopeless=False``; max rho is Gavel's optimum either way.
+- A gang larger than a type's whole pool gets X = 0 there (Gavel would give it a fraction
+  C_t / g_i of an allocation that can never be placed).
 
 Heterogeneity-agnostic variants: pass ``agnostic(tput)`` instead of ``tput`` (every column
 replaced by one reference column, as Gavel does; see ``agnostic``) and evaluate the returned X
