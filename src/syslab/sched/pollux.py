@@ -18,7 +18,7 @@ simulated second does ``gain / t_step`` units of progress, where
 
 So the isolated run time is ``t_step * effective_steps`` with ``effective_steps =
 sum over epochs of (progress in the epoch) / gain``. `isolated_duration` returns that for
-every (application, replicas, batch) the 16 shared workloads use (``workloads/``, the
+every (application, replicas, batch) the 8 + 8 shared workloads use (``workloads/``, the
 "TunedJobs" batch sizes the published Tiresias figure was run on, and
 ``workloads-realistic/``); replicas sit on the consolidated placement (4 GPUs a node,
 ceil(replicas/4) nodes), as Tiresias places a job on an idle cluster. A scheduler adds
@@ -28,8 +28,8 @@ Source: petuum/adaptdl, branch osdi21-artifact, ``simulator/applications.py``,
 ``simulator/simulator.py`` (``Job.step``, ``Job.update_local_bsz``) and
 ``simulator/traces/<app>/{placements,validation-*,scalability}.csv``, Apache License 2.0,
 (c) Petuum, Inc. The numbers below restate values derived from those files (read through
-the reference index); no artifact code is included. Where a file was not available to us
-the table uses a stand-in, listed in `STAND_INS`:
+the reference index, commit de25dcc); no artifact code is included. Where a file was not
+available to us the table uses a stand-in, listed in `STAND_INS`:
 
 - ``ncf`` and ``deepspeech2`` ``placements.csv`` rows were read from the copy in
   czq693497091/DeepBoot ``traces/<app>/placements.csv`` (its 1-4 GPU rows repeat the
@@ -165,7 +165,7 @@ def isolated_duration(application: str, replicas: int, batch_size: int, *,
                       calibrated: bool = True) -> float:
     """Seconds the artifact's simulator takes to run the job alone (no restart, no queue).
 
-    Known configurations only: those of the 16 shared Pollux workloads (see `PROFILES`).
+    Known configurations only: those of the shared Pollux workloads (see `PROFILES`).
     `calibrated` (default) uses `CALIBRATED` where the profile data was not available.
     """
     if application not in APPS:
