@@ -23,7 +23,8 @@ def gittins_table(samples: np.ndarray, points: int = GRID_POINTS) -> tuple[np.nd
     s = s[s > 0]
     if s.size > MAX_SAMPLES:  # quantiles keep the shape; the table stays cheap to build
         s = np.quantile(s, np.linspace(0, 1, MAX_SAMPLES))
-    grid = np.unique(np.concatenate([[0.0], np.quantile(s, np.linspace(0, 1, points))[:-1]]))
+    grid = np.unique(np.concatenate([[0.0], np.quantile(s, np.linspace(0, 1, points))]))
+    grid = grid[grid < s[-1]]  # past the largest size nobody survives: no index to give
     index = np.empty(grid.size)
     for k, a in enumerate(grid):
         r = s[s > a] - a  # residual sizes of the jobs still running at attained a
@@ -31,7 +32,10 @@ def gittins_table(samples: np.ndarray, points: int = GRID_POINTS) -> tuple[np.nd
         csum = np.cumsum(r)
         # Δ = r[m-1]: P(R ≤ Δ) = m/N; E[min(R, Δ)] = (sum of first m + Δ·(N − m)) / N
         expected = csum + r * (r.size - m)
-        index[k] = np.max(m / expected)
+        # A Δ that only the nearest sample finishes within is noise (1/(N·r1) blows up
+        # when r1 happens to be tiny): look at least 1 % of the survivors ahead.
+        first = max(0, r.size // 100 - 1)
+        index[k] = np.max(m[first:] / expected[first:])
     return grid, index
 
 
