@@ -105,6 +105,19 @@ def fidelity(r: dict) -> str:
         + markdown_table(["policy", "vs Shockwave's", "avg JCT s", "published", "error",
                           "makespan s", "published", "error", "ρ>1.05", "published",
                           "±10 % / ±7 pts"], rows)
+        + (pollux(r["pollux"]) if "pollux" in r else "")
+    )
+
+
+def pollux(p: dict) -> str:
+    rows = [[x["workload"], f"{x['ours_h']:.3f}", f"{x['published_h']:.3f}",
+             f"{x['ratio']:.3f}"] for x in p["rows"]]
+    return (
+        f"\n\nPollux artifact, Tiresias at load 1.0 (`{p['workloads']}`, our `{p['policy']}` "
+        f"on {p['cluster']}, {p['round_s']:.0f} s rounds, {p['restart_s']:.0f} s restart):\n\n"
+        + markdown_table(["workload", "ours h", "published h", "ratio"], rows)
+        + f"\n\nMean {p['mean_ours_h']:.3f} h vs {p['mean_published_h']:.3f} h published "
+        f"(ratio {p['ratio']:.3f}; goal ±{p['tolerance']:.0%}: {_yes(p['met'])})."
     )
 
 
