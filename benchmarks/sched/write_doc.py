@@ -51,19 +51,60 @@ def speed(r: dict) -> str:
 def philly(r: dict) -> str:
     rows = [
         [x["policy"], x["mode"], f"{x['mean_jct_s'] / HOUR:.2f}", f"{x['p99_jct_s'] / HOUR:.1f}",
-         f"{x['mean_wait_s'] / HOUR:.2f}", f"{x['p99_slowdown_longest10']:.2f}",
-         f"{x['jain']:.3f}"]
+         f"{x['mean_wait_s'] / HOUR:.2f}", f"{x['worst_rho']:,.1f}",
+         f"{x['worst_rho_ge_round']:.2f}" if "worst_rho_ge_round" in x else "-",
+         f"{x['unfair_1_1']:.2f}", f"{x['p99_slowdown_longest10']:.2f}", f"{x['jain']:.3f}",
+         f"{x['sim_wall_s']:.0f}"]
         for x in r["runs"]
     ]
     g = r["goals"]
-    return (
+    text = (
         f"{r['jobs']:,} jobs on {r['cluster']}, {r['round_s']:.0f} s rounds for round-mode "
-        "runs.\n\n"
+        "runs. Worst ρ ≥ 1 round: over jobs whose exclusive time is at least one round.\n\n"
         + markdown_table(["policy", "mode", "mean JCT h", "p99 JCT h", "mean wait h",
-                          "p99 slowdown, longest 10 %", "Jain (1/ρ)"], rows)
+                          "worst ρ", "worst ρ ≥ 1 round", "ρ > 1.1", "p99 slowdown, longest 10 %",
+                          "Jain (1/ρ)", "sim s"], rows)
         + f"\n\nSRTF / FIFO mean JCT = {g['srtf_over_fifo']:.3f} (goal <= 0.1: "
         f"{_yes(g['srtf_goal_met'])}); LAS / SRTF = {g['las_over_srtf']:.3f} (goal <= 1.25: "
         f"{_yes(g['las_goal_met'])}); Gittins / LAS = {g['gittins_over_las']:.3f}."
+    )
+    for key, label in (("worst_rho", "all jobs"), ("worst_rho_ge_round", "jobs ≥ 1 round")):
+        f = g.get(f"fairness_{key}")
+        if f:
+            text += (f" Fairness, {label}: SRTF's worst ρ / {f['policy']}'s = "
+                     f"{f['srtf_over_fair']:.2f} (goal >= 1.5: {_yes(f['met'])}).")
+    return text
+
+
+def ours(r: dict) -> str:
+    """ρ-guard against every baseline, per shared trace, from the all-traces sweep."""
+    by: dict[str, dict[str, dict]] = {}
+    for x in r["runs"]:
+        if x["status"] == "ok":
+            by.setdefault(f"{x['family']}/{x['trace']}", {})[x["policy"]] = x
+    rows, wins, ties, losses = [], 0, 0, 0
+    for trace, runs in by.items():
+        mine = runs.get("rho-guard")
+        base = {p: x for p, x in runs.items() if p != "rho-guard"}
+        if mine is None or not base:
+            continue
+        best = min(base, key=lambda p: base[p]["worst_rho"])
+        fastest = min(base, key=lambda p: base[p]["mean_jct_h"])
+        b, m = base[best]["worst_rho"], mine["worst_rho"]
+        verdict = "tie" if abs(m - b) <= 0.01 * b else ("better" if m < b else "worse")
+        wins += verdict == "better"
+        ties += verdict == "tie"
+        losses += verdict == "worse"
+        rows.append([trace, best, f"{b:.2f}", f"{m:.2f}", verdict,
+                     f"{mine['mean_jct_h'] / base[best]['mean_jct_h']:.3f}",
+                     f"{mine['mean_jct_h'] / base[fastest]['mean_jct_h']:.3f} ({fastest})"])
+    return (
+        f"Worst ρ (lifetime contention) of ρ-guard against the baseline with the lowest worst "
+        f"ρ on each trace; mean JCT relative to that baseline and to the fastest one. "
+        f"Better on {wins}, equal (within 1 %) on {ties}, worse on {losses} of {len(rows)} "
+        "traces.\n\n"
+        + markdown_table(["trace", "best baseline", "its worst ρ", "ρ-guard worst ρ", "",
+                          "JCT vs it", "JCT vs fastest"], rows)
     )
 
 
@@ -130,11 +171,14 @@ def lp_speed(r: dict) -> str:
 
 
 BLOCKS = {"speed": speed, "philly": philly, "placement": placement,
-          "heterogeneity": heterogeneity, "fidelity": fidelity, "lp-speed": lp_speed}
+          "heterogeneity": heterogeneity, "fidelity": fidelity, "lp-speed": lp_speed,
+          "ours": ours}
 SECTIONS = {"speed": "speed", "philly": "philly_policies", "placement": "placement",
-            "heterogeneity": "heterogeneity", "fidelity": "fidelity", "lp-speed": "lp_speed"}
+            "heterogeneity": "heterogeneity", "fidelity": "fidelity", "lp-speed": "lp_speed",
+            "ours": "all_traces"}
 SCRIPTS = {"speed": "speed", "philly": "policies", "placement": "policies",
-           "heterogeneity": "policies", "fidelity": "fidelity", "lp-speed": "lp_speed"}
+           "heterogeneity": "policies", "fidelity": "fidelity", "lp-speed": "lp_speed",
+           "ours": "all_traces"}
 
 
 def main() -> None:

@@ -76,6 +76,23 @@ def test_las_shares_one_gpu_round_robin():
     assert r.preemptions.sum() >= 2
 
 
+def test_max_min_alternates_two_jobs_on_one_gpu_by_their_share():
+    r = run([(0, 1, 300), (0, 1, 300)], "max-min", mode="rounds", round_s=100)
+    # X = 1/2 each; the job furthest behind its share runs next: strict alternation
+    assert r.finish.tolist() == [500, 600]
+
+
+def test_allocation_waits_for_the_reset_interval_before_admitting_a_new_job():
+    specs = [(0, 1, 5000), (100, 1, 5000), (250, 1, 100)]
+    cluster = ClusterSpec.uniform(1, 3)
+    # Gavel re-solves freely until its first reset after the start (t = 100), then not
+    # again until 1000 s later: job 2 holds a GPU it is not given before t = 1100
+    gated = run(specs, "max-min", cluster, mode="rounds", round_s=100)
+    assert gated.first_start.tolist() == [0, 100, 1100]
+    eager = run(specs, "max-min", cluster, mode="rounds", round_s=100, alloc_reset_s=0)
+    assert eager.first_start.tolist() == [0, 100, 300]
+
+
 def test_las2d_demotes_at_the_gpu_time_threshold():
     from syslab.sched.policies.las2d import Las2d
 
@@ -194,6 +211,7 @@ def test_steps_trace_without_table_is_a_user_error():
     ({"round_s": 0}, "round length"),
     ({"restart_s": -1}, "restart overhead"),
     ({"placement": "anywhere"}, "unknown placement"),
+    ({"alloc_reset_s": -5}, "allocation reset"),
 ])
 def test_bad_config_is_a_user_error(cfg, match):
     with pytest.raises(UserError, match=match):

@@ -62,7 +62,7 @@ def test_ftf_earns_isolated_time_as_it_runs():
     trace = Trace("t", [Job(0, 0, 1, 1000.0), Job(1, 300, 1, 100.0)], unit="seconds")
     policy = make_policy("ftf")
     sim = Simulator(trace, ClusterSpec.uniform(1, 1), policy,
-                    SimConfig(mode="rounds", round_s=100.0))
+                    SimConfig(mode="rounds", round_s=100.0, alloc_reset_s=0.0))
     result = sim.run()
     # alone until 300 s (iso = its rate: 300 s earned); then N = 2 (iso = half its rate:
     # 2 s earned per step) until job 1, which needs 100 s of the GPU, is done; the

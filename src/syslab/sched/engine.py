@@ -48,6 +48,10 @@ class SimConfig:
     round_s: float = 360.0  # Gavel's default; Shockwave 120, Blox 300, Pollux 60
     restart_s: float = 0.0  # no progress for this long after every (re)start
     placement: str = "consolidated"
+    # Allocation policies: the LP is re-solved (and each job's accounting restarted) only
+    # when the set of jobs changed and at least this long after the last re-solve (Gavel's
+    # minimum_time_between_allocation_resets; Shockwave runs it at 1000 s).
+    alloc_reset_s: float = 1000.0
     backfill_depth: int = 256  # fixed-key queues: how far past the head to look for a fit
     seed: int = 0
     # Keep busy GPUs at every decision and every (job, start, end, type) run, for the
@@ -64,6 +68,9 @@ class SimConfig:
             raise UserError(f"round length must be positive seconds, got {self.round_s}")
         if not (self.restart_s >= 0 and math.isfinite(self.restart_s)):
             raise UserError(f"restart overhead must be >= 0 seconds, got {self.restart_s}")
+        if not (self.alloc_reset_s >= 0 and math.isfinite(self.alloc_reset_s)):
+            raise UserError(f"allocation reset interval must be >= 0 seconds, "
+                            f"got {self.alloc_reset_s}")
         if self.placement not in PLACEMENTS:
             raise UserError(
                 f"unknown placement {self.placement!r} (one of {', '.join(PLACEMENTS)})"
@@ -237,10 +244,17 @@ class Simulator:
         self.fixed_queue = (policy.static_key and not policy.preemptive and not self.is_alloc
                             and not self.config.reference)
         self.waiting: list[tuple[float, int]] = []  # fixed-key queue: sorted (key, job)
-        self.received = np.zeros((s.n, self.T))  # allocation policies: seconds per type
-        self.X: dict[int, np.ndarray] = {}
-        self.alloc_ids: np.ndarray | None = None
-        self.last_solve = 0.0
+        # Allocation policies: Gavel's round mechanism state (see `_plan_allocation`).
+        self.job_time = np.zeros((s.n, self.T))  # seconds run per type since the last reset
+        self.type_time = np.zeros(self.T)  # the same, summed over every job (finished too)
+        self.deficit = np.zeros((s.n, self.T))  # share owed from earlier periods, seconds
+        self.X = np.zeros((s.n, self.T))  # time fractions of the last solve
+        self.in_alloc = np.zeros(s.n, dtype=bool)  # job was in the last solve
+        self.alloc_ids = np.zeros(0, dtype=np.int64)
+        self.last_reset: float | None = None
+        self.job_set_changed = False
+        self.last_ran: tuple[np.ndarray, np.ndarray] | None = None
+        self.type_rng = np.random.default_rng(self.config.seed + 5)
         self.last_plan = 0.0
         self.dirty = True
 
@@ -287,6 +301,7 @@ class Simulator:
         self._release(j, end)
         del self.active[j]
         self.done += 1
+        self.job_set_changed = True
 
     def _release(self, j: int, now: float) -> None:
         s = self.state
@@ -304,6 +319,9 @@ class Simulator:
 
     def _admit(self, j: int) -> None:
         self.active[j] = None
+        if self.is_alloc:  # Gavel books half a round up front, so fractions start non-zero
+            self.job_time[j] = self.config.round_s / 2.0
+            self.job_set_changed = True
         if self.fixed_queue:
             insort(self.waiting, (self.fixed_keys[j], j))
         self.dirty = True
@@ -510,48 +528,75 @@ class Simulator:
                 self._start(j, ty, now)
 
     def _plan_allocation(self, now: float) -> None:
-        """Gavel's round mechanism: run the (job, type) pairs furthest behind their share X."""
+        """Gavel's round mechanism: run the (job, type) pairs furthest behind their share X.
+
+        As Gavel does it (scheduler.py, also inside Shockwave): every job's time on each
+        type since the last reset is booked per round; a job's priority on a type is
+        X / (its share of that type's booked time); each type in turn is filled in
+        (priority, deficit, X) order. The LP is re-solved, and the booking restarted, only
+        when the job set changed and `alloc_reset_s` has passed, so a job that arrives in
+        between waits for the next re-solve; the time a job fell behind its share carries
+        over as a deficit. Jobs not in the last solve still take GPUs in the fill (Gavel
+        counts them, then does not place them), which leaves those GPUs idle.
+        """
         s = self.state
-        # Credit the last round's time to whoever ran in it.
-        elapsed = now - self.last_plan
-        if elapsed > 0:
-            for j in self.running:
-                self.received[j, s.running_type[j]] += elapsed
+        half = self.config.round_s / 2.0
+        if self.last_ran is not None:  # book the last round to whoever held GPUs in it
+            ran, ran_type = self.last_ran
+            until = np.fmin(s.finish[ran], now)  # fmin: NaN (still running) -> now
+            held = np.maximum(until - self.last_plan, 0.0)
+            alive = np.isnan(s.finish[ran])
+            self.job_time[ran[alive], ran_type[alive]] += held[alive]
+            self.type_time += np.bincount(ran_type, weights=held, minlength=self.T)
         ids = np.fromiter(self.active, dtype=np.int64, count=len(self.active))
-        if self.alloc_ids is None or not np.array_equal(ids, self.alloc_ids):
-            X = self.policy.allocation(s, ids, now)
+        # Gavel's gate reads "last reset at time 0": it re-solves freely until its first
+        # reset after the start.
+        if self.job_set_changed and (
+                self.last_reset is None or self.last_reset == s.arrival[0]
+                or now - self.last_reset >= self.config.alloc_reset_s):
+            if self.last_reset is not None:
+                owed = self.X[ids] * (now - self.last_reset)
+                self.deficit[ids] += owed - (self.job_time[ids] - half)
+            self.job_time[ids] = half
+            self.type_time[:] = half * ids.size
+            self.last_reset = now
+            self.in_alloc[self.alloc_ids] = False
+            self.X[ids] = self.policy.allocation(s, ids, now)
+            self.in_alloc[ids] = True
             self.alloc_ids = ids
-            self.Xm = X
-            self.received[ids] = 0.0  # a new allocation starts a new accounting period
-            self.last_solve = now
-        X = self.Xm
-        span = now - self.last_solve
-        if span > 0:
-            frac = self.received[ids] / span
-            with np.errstate(divide="ignore", invalid="ignore"):
-                prio = np.where(frac > 0, X / frac, np.where(X > 0, INF, 0.0))
-        else:
-            prio = np.where(X > 0, INF, 0.0)
-        prio = np.where(X > 1e-9, prio, 0.0)
-        rows, cols = np.nonzero(prio > 0)
-        # Highest priority first; ties: larger share, then arrival order.
-        order = np.lexsort((ids[rows], -X[rows, cols], -prio[rows, cols]))
-        free = [int(c) for c in s.capacity]
-        total = sum(free)
+            self.job_set_changed = False
+        X = self.X[ids] * self.in_alloc[ids, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            frac = np.where(self.type_time > 0, self.job_time[ids] / self.type_time, 0.0)
+            prio = np.where(frac > 0, X / frac, X * 1e9)
+        runnable = s.rate_c[ids] > 0
+        deficit = self.deficit[ids]
+        # Heterogeneity-aware policies fill the types in a fixed order (Gavel: fastest
+        # first); type-blind ones in a random order each round, as Gavel shuffles them.
+        types = range(self.T) if self.policy.heterogeneity_aware else \
+            self.type_rng.permutation(self.T).tolist()
+        left = [int(c) for c in s.capacity]
+        taken: set[int] = set()
         chosen: dict[int, int] = {}
-        for k in order.tolist():
-            j = int(ids[rows[k]])
-            ty = int(cols[k])
-            g = int(s.gpus[j])
-            if j in chosen or free[ty] < g:
+        for ty in types:
+            if left[ty] == 0:
                 continue
-            free[ty] -= g
-            total -= g
-            chosen[j] = ty
-            if total == 0:
-                break
-        self._apply(np.fromiter(chosen, dtype=np.int64, count=len(chosen)),
-                    np.fromiter(chosen.values(), dtype=np.int64, count=len(chosen)), now)
+            order = np.lexsort((ids, -X[:, ty], -deficit[:, ty], -prio[:, ty]))
+            for k in order[runnable[order, ty]].tolist():
+                j = int(ids[k])
+                g = self.gpus[j]
+                if j in taken or g > left[ty]:
+                    continue
+                left[ty] -= g
+                taken.add(j)
+                if self.in_alloc[j]:
+                    chosen[j] = ty
+                if left[ty] == 0:
+                    break
+        run = np.fromiter(chosen, dtype=np.int64, count=len(chosen))
+        run_type = np.fromiter(chosen.values(), dtype=np.int64, count=len(chosen))
+        self._apply(run, run_type, now)
+        self.last_ran = (run, run_type)
 
     # ---- main loops ------------------------------------------------------------------
     def run(self, progress: Callable[[int], None] | None = None) -> SimResult:
