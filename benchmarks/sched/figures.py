@@ -66,7 +66,7 @@ def fidelity() -> None:
     if section is None:
         print("no fidelity results: run benchmarks/sched/fidelity.py first")
         return
-    rows = section["rows"]
+    rows = [r for r in section["rows"] if not r.get("ablation")]
     policies = list(dict.fromkeys(r["policy"] for r in rows))
     ref = {(r["policy"], r["against"]): r for r in rows}
     fig, axes = plotting.plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")

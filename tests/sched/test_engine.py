@@ -141,6 +141,27 @@ def test_spread_gang_runs_at_the_unconsolidated_rate_then_moves():
     assert r.finish[3] == pytest.approx(100 + 180 / 2.0)
 
 
+def test_repacking_policy_moves_a_single_gpu_job_to_consolidate_a_gang():
+    table = ThroughputTable({
+        ("v100", True): {("A", 1): 1.0, ("A", 2): 2.0},
+        ("v100", False): {("A", 2): 0.5},
+    })
+    cluster = ClusterSpec.uniform(2, 2)
+    # best fit puts jobs 0 and 1 on server 0, job 2 on server 1; job 0 ends at 50, so the
+    # gang arriving at 60 finds one free GPU per server, and no server ever frees up
+    specs = [(0, 1, 50, "A"), (0, 1, 5000, "A"), (0, 1, 5000, "A"), (60, 2, 400, "A")]
+    trace = trace_of(specs, unit="steps")
+    config = SimConfig(mode="events", restart_s=5.0)
+    srtf = Simulator(trace, cluster, make_policy("srtf"), config, table=table).run()
+    assert srtf.finish[3] == pytest.approx(60 + 5 + 400 / 0.5)  # spread to the end
+    ours = Simulator(trace, cluster, make_policy("rho-guard"), config, table=table).run()
+    # job 1 moves to server 1 (a 5 s restart), the gang takes server 0 whole
+    assert ours.finish[3] == pytest.approx(60 + 5 + 400 / 2.0)
+    assert ours.preemptions.tolist() == [0, 1, 0, 0]
+    assert ours.finish[1] == pytest.approx(60 + 5 + (5000 - 55))
+    assert ours.finish[2] == pytest.approx(5 + 5000)
+
+
 # ---- invariants on random traces ------------------------------------------------------
 @pytest.mark.parametrize("policy", [p for p in policy_names() if not p.endswith("-het")])
 @pytest.mark.parametrize("mode", ["events", "rounds"])

@@ -46,14 +46,17 @@ def test_las2d_orders_by_queue_then_arrival():
     assert list(np.argsort(keys)) == [0, 2, 1]
 
 
-def test_rho_guard_runs_an_at_risk_job_before_shorter_ones():
-    s = state_of([(0, 1, 100), (900, 1, 50)], gpus_total=1)
-    policy = RhoGuard(rho_target=1.5)
-    keys = policy.keys(s, np.arange(2), now=1000.0)
-    # job 0: deadline 0 + 1.5*100 = 150 < now + 100 -> at risk, first despite more work
+def test_rho_guard_ranks_fresh_jobs_like_srtf_and_ages_waiting_ones():
+    s = state_of([(0, 1, 100), (0, 1, 50), (900, 1, 60)], gpus_total=4)
+    policy = RhoGuard()
+    keys = policy.keys(s, np.arange(3), now=0.0)
+    assert keys[1] < keys[0]  # at the start: shorter remaining time first, as SRTF
+    # at t = 1000 job 0 has waited 1000 s for 100 s of work (ρ_now = 11): it now goes
+    # before job 2, which has less work but has waited only 100 s (ρ_now = 8/3)
+    keys = policy.keys(s, np.array([0, 2]), now=1000.0)
+    assert keys[0] == pytest.approx(100 / 11)
+    assert keys[1] == pytest.approx(60 / (160 / 60))
     assert keys[0] < keys[1]
-    keys = policy.keys(s, np.arange(2), now=10.0)
-    assert keys[0] == pytest.approx(100.0)  # not at risk yet: plain remaining time
 
 
 def test_ftf_earns_isolated_time_as_it_runs():

@@ -181,6 +181,14 @@ class GpuPool:
         self.free_total -= k
         return parts, len(parts) <= self.min_servers(k)
 
+    def take(self, parts: Allocation) -> None:
+        """Take these GPUs on these servers (a placement decided by the caller)."""
+        for s, n in parts:
+            if n > self.free[s]:
+                raise ValueError(f"server {s} has {self.free[s]} free GPUs, asked for {n}")
+            self._set(s, self.free[s] - n)
+            self.free_total -= n
+
     def most_free(self) -> int:
         """The most free GPUs on any one server."""
         for f in range(self.largest, 0, -1):

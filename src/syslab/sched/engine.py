@@ -259,9 +259,13 @@ class Simulator:
         self.dirty = True
 
     # ---- job transitions -------------------------------------------------------------
-    def _start(self, j: int, ty: int, now: float) -> None:
+    def _start(self, j: int, ty: int, now: float, parts=None) -> None:
         s = self.state
-        parts, consolidated = self.pools[ty].allocate(self.gpus[j], self.config.placement)
+        if parts is None:
+            parts, consolidated = self.pools[ty].allocate(self.gpus[j], self.config.placement)
+        else:  # a placement chosen by the caller (repacking): one server
+            self.pools[ty].take(parts)
+            consolidated = True
         self.alloc[j] = parts
         rate = s.rate_c[j, ty] if consolidated else s.rate_s[j, ty]
         if not consolidated:
@@ -515,6 +519,8 @@ class Simulator:
         """
         most_free = [p.most_free() for p in self.pools]
         if not any(most_free):  # a full cluster: nobody can move (the common case)
+            if self.policy.repack:
+                self._repack(now)
             return
         top = max(most_free)
         movable = [j for j, need in self.spread.items() if need <= top]
@@ -526,6 +532,52 @@ class Simulator:
             if self.pools[ty].can_consolidate(self.gpus[j], holding=parts):
                 self._stop(j, now, preempted=False)
                 self._start(j, ty, now)
+        if self.policy.repack and self.spread:
+            self._repack(now)
+
+    def _repack(self, now: float) -> None:
+        """Make room for a spread gang by moving 1-GPU jobs off one server (policies with
+        `repack`): each moved job pays a restart, the gang then runs at its consolidated
+        rate. Done only when the gang saves more seconds than the restarts cost."""
+        s = self.state
+        restart = self.config.restart_s
+        for j in sorted(self.spread, key=lambda j: -self.gpus[j]):
+            if j not in self.spread:
+                continue
+            ty = int(s.running_type[j])
+            pool = self.pools[ty]
+            g = self.gpus[j]
+            if g > pool.largest:
+                continue
+            singles: dict[int, list[int]] = {}  # server -> 1-GPU jobs on it
+            for k in self.running:
+                if k != j and self.gpus[k] == 1 and s.running_type[k] == ty:
+                    singles.setdefault(self.alloc[k][0][0], []).append(k)
+            mine = dict(self.alloc[j])
+            best = None
+            for server, size in enumerate(pool.size):
+                if size < g:
+                    continue
+                need = g - pool.free[server] - mine.get(server, 0)
+                if 0 < need <= len(singles.get(server, ())) and (best is None or need < best[1]):
+                    best = (server, need)
+            if best is None:
+                continue
+            server, need = best
+            left = float(s.remaining_at(np.array([j]), now)[0])
+            gain = left / s.rate_s[j, ty] - left / s.rate_c[j, ty]
+            if gain <= restart * (need + 1):
+                continue
+            # Move the 1-GPU jobs with the most work left: the short ones finish undisturbed.
+            on_server = singles[server]
+            left_k = s.remaining_at(np.array(on_server), now) / s.best_rate[on_server]
+            victims = [on_server[i] for i in np.argsort(-left_k, kind="stable")[:need]]
+            for k in victims:
+                self._stop(k, now)
+            self._stop(j, now, preempted=False)
+            self._start(j, ty, now, parts=((server, g),))
+            for k in victims:
+                self._start(k, ty, now)
 
     def _plan_allocation(self, now: float) -> None:
         """Gavel's round mechanism: run the (job, type) pairs furthest behind their share X.

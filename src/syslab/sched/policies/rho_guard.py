@@ -1,12 +1,15 @@
-"""ρ-guard, our policy: SRTF, except that a job about to become unfair goes first.
+"""ρ-guard, our policy: SRTF that ages jobs by their finish-time fairness and repacks gangs.
 
-Hypothesis: SRTF's mean JCT is close to optimal, and its unfairness falls on the few
-long jobs that keep being overtaken. Give each job a finish-time-fairness deadline,
-arrival + ρ* × T_fair with T_fair = exclusive × max(1, N/G) (N active jobs, G GPUs:
-its time on a 1/N share of the cluster); jobs whose slack (deadline − now − remaining
-exclusive time) has run out go first, earliest deadline first, and everyone else in
-SRTF order. Since few jobs are ever at risk, worst ρ should drop to near ρ* while mean
-JCT stays within a few percent of SRTF's.
+Hypothesis. On the shared traces the worst finish-time fairness ρ (research/sched.md §3)
+is set by two kinds of victims, and a policy that removes both keeps SRTF's mean JCT:
+1. jobs that SRTF keeps overtaking: rank by remaining exclusive time divided by the ρ
+   the job would reach if it ran to completion now, ρ_now = (age + remaining) / T_fair
+   with T_fair = exclusive × max(1, N/G) (N active jobs, G GPUs). A fresh job ranks as
+   in SRTF; a job that has waited long ranks ever earlier, before its ρ gets out of hand;
+2. gangs that had to be spread over servers and run at a fraction of their speed (Gavel's
+   and Shockwave's tables: up to 9.6× slower) until a whole server happens to free up,
+   which under load may be never. The engine moves 1-GPU jobs off one server to make room
+   (`repack`) whenever the gang saves more time than the moved jobs' restarts cost.
 """
 
 from __future__ import annotations
@@ -15,21 +18,18 @@ import numpy as np
 
 from syslab.sched.policies.base import Policy
 
-AT_RISK = -1e15  # keys of at-risk jobs sit below every remaining time
-
 
 class RhoGuard(Policy):
     name = "rho-guard"
-    description = "ours: SRTF, but jobs about to exceed ρ* run first (earliest fairness deadline)"
+    description = ("ours: SRTF aged by each job's projected fairness ρ; repacks servers "
+                   "for spread gangs")
     rerank = "rounds"
     uses_durations = True
-
-    def __init__(self, rho_target: float = 1.5):
-        self.rho_target = rho_target
+    repack = True
 
     def keys(self, state, ids: np.ndarray, now: float) -> np.ndarray:
         remaining = state.remaining_at(ids, now) / state.best_rate[ids]
         contention = max(1.0, ids.size / float(state.capacity.sum()))
-        deadline = state.arrival[ids] + self.rho_target * state.exclusive[ids] * contention
-        at_risk = deadline - now - remaining <= 0
-        return np.where(at_risk, AT_RISK + deadline, remaining)
+        fair = state.exclusive[ids] * contention
+        rho_now = np.maximum((now - state.arrival[ids] + remaining) / fair, 1.0)
+        return remaining / rho_now
