@@ -35,7 +35,7 @@ from syslab.sched.cluster import ClusterSpec, load_cluster
 from syslab.sched.dynamic import apply_dynamic_modes
 from syslab.sched.engine import SimConfig, Simulator
 from syslab.sched.metrics import HOUR, finish_time_fairness, summarize
-from syslab.sched.policies import POLICIES, make_policy
+from syslab.sched.policies import HET_SUFFIX, POLICIES, make_policy, policy_names
 from syslab.sched.pollux import read_pollux_workload
 from syslab.sched.throughput import ThroughputTable
 from syslab.sched.workloads import read_trace
@@ -116,8 +116,13 @@ def main() -> None:
     data = lab_data("sched")
     if data is None:
         sys.exit("needs the shared data; set SYSLAB_DATA")
-    tasks = [(spec, p) for spec in families(data) for p in POLICIES
-             if not (args.skip_philly_lp and spec["family"] == "philly" and p in LP_POLICIES)]
+    # On a mixed cluster the heterogeneity-aware variants are baselines too.
+    het = [p for p in policy_names() if p.endswith(HET_SUFFIX)]
+    tasks = [(spec, p) for spec in families(data)
+             for p in list(POLICIES) + (het if len(cluster_of(spec["cluster"]).gpu_types) > 1
+                                        else [])
+             if not (args.skip_philly_lp and spec["family"] == "philly"
+                     and p.removesuffix(HET_SUFFIX) in LP_POLICIES)]
     weights = [100.0 if s["family"] == "philly" else 1.0 for s, _ in tasks]
     t0 = time.perf_counter()
     rows = sweep(run_one, tasks, workers=args.workers, description="policies x traces",
@@ -135,7 +140,7 @@ def main() -> None:
         "command": "python benchmarks/sched/all_traces.py " + " ".join(sys.argv[1:]),
         "runs": rows, "failed": len(failed), "wall_s": wall,
         "traces": len({(r["family"], r["trace"]) for r in rows}),
-        "policies": sorted(POLICIES),
+        "policies": sorted({r["policy"] for r in rows}),
     })
 
 

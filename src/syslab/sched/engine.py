@@ -240,6 +240,8 @@ class Simulator:
         # Moving a spread gang is a preemption: only preemptive policies do it.
         self.migrate = policy.preemptive and self.config.placement == "consolidated"
         self.is_alloc = isinstance(policy, AllocationPolicy)
+        # Moves running jobs to faster GPU types as they free up (see `_assign_types`).
+        self.retype = policy.repack and policy.heterogeneity_aware and self.T > 1
         self.events_mode = self.config.mode == "events"
         self.fixed_queue = (policy.static_key and not policy.preemptive and not self.is_alloc
                             and not self.config.reference)
@@ -417,10 +419,11 @@ class Simulator:
         gpus = s.gpus
         running_type = s.running_type
         hol = self.policy.head_of_line
+        retype = self.retype
         for j in order:
             g = int(gpus[j])
             rt = int(running_type[j])
-            if rt >= 0 and free[rt] >= g:
+            if rt >= 0 and free[rt] >= g and not retype:
                 ty = rt
             else:
                 ty = self._choose_type(j, free)
@@ -433,8 +436,41 @@ class Simulator:
             chosen[j] = ty
             if total == 0:
                 break
+        if retype and chosen:  # the ranking chose who runs; now choose where
+            chosen = self._assign_types(chosen, now)
         self._apply(np.fromiter(chosen, dtype=np.int64, count=len(chosen)),
                     np.fromiter(chosen.values(), dtype=np.int64, count=len(chosen)), now)
+
+    def _assign_types(self, chosen: dict[int, int], now: float) -> dict[int, int]:
+        """Re-deal the GPU types among the jobs the ranking chose: the jobs that gain most
+        from the fastest types get them (Gavel's insight, without an LP). The ranking
+        decides who runs; this decides where. Falls back to `chosen` if a gang no longer
+        fits anywhere."""
+        s = self.state
+        ids = np.fromiter(chosen, dtype=np.int64, count=len(chosen))
+        rates = s.rate_c[ids]
+        slowest = np.where(rates > 0, rates, np.inf).min(axis=1)
+        speedup = rates.max(axis=1) / slowest
+        free = [int(c) for c in s.capacity]
+        out: dict[int, int] = {}
+        for k in np.argsort(-speedup, kind="stable").tolist():
+            j = int(ids[k])
+            g = self.gpus[j]
+            ty = self._choose_type(j, free)
+            if ty < 0:
+                return chosen
+            rt = int(s.running_type[j])
+            if rt >= 0 and ty != rt and free[rt] >= g and not self._worth_moving(j, rt, ty, now):
+                ty = rt
+            free[ty] -= g
+            out[j] = ty
+        return out
+
+    def _worth_moving(self, j: int, old: int, new: int, now: float) -> bool:
+        """Does moving running job j to a faster GPU type save more than its restart?"""
+        s = self.state
+        left = float(s.remaining_at(np.array([j]), now)[0])
+        return left / s.cur_rate[j] - left / s.rate_c[j, new] > self.config.restart_s
 
     def _apply(self, ids: np.ndarray, types: np.ndarray, now: float) -> None:
         """Make the running set equal `ids` on `types`: stop the rest, start the new."""
@@ -703,7 +739,9 @@ class Simulator:
                 break
             changed = self.dirty
             waiting = len(self.active) > len(self.running)
-            if waiting and (self.dirty or t >= wake or self._rerank_every_round()):
+            # Repacking policies also re-plan when GPUs free up: a faster type may have room.
+            if (waiting or self.retype and self.dirty) and (
+                    self.dirty or t >= wake or self._rerank_every_round()):
                 self._plan(t)
                 wake = self._wake(t)
                 waiting = len(self.active) > len(self.running)
@@ -869,7 +907,7 @@ class Simulator:
                 progress(self.done)
                 report_at = self.done + 1000
             waiting = len(self.active) > len(self.running)
-            if waiting and (self.dirty or t >= wake):
+            if (waiting or self.retype and self.dirty) and (self.dirty or t >= wake):
                 self._plan(t)
                 wake = INF
                 if len(self.active) > len(self.running):

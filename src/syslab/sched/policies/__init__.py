@@ -28,7 +28,8 @@ HET_SUFFIX = "-het"
 
 
 def policy_names() -> list[str]:
-    return list(POLICIES) + [n + HET_SUFFIX for n in POLICIES]
+    return list(POLICIES) + [n + HET_SUFFIX for n, cls in POLICIES.items()
+                             if not cls.heterogeneity_aware]
 
 
 def make_policy(name: str) -> Policy:

@@ -35,8 +35,10 @@ class Policy(ABC):
     # SRTF: waiting keys are frozen and running keys only improve); "thresholds": also when
     # `next_change` says so (2D-LAS queues); "rounds": any time (LAS, Gittins, LPs).
     rerank: ClassVar[str] = "events"
-    # May the engine move 1-GPU jobs to another server to consolidate a spread gang
-    # (a placement mechanism of its own; the baselines, like their anchors, do not).
+    # May the engine move running jobs to better places: 1-GPU jobs off a server to
+    # consolidate a spread gang, and (heterogeneity-aware policies) jobs to a faster GPU
+    # type in rank order. A placement mechanism of its own; the baselines, like their
+    # anchors, keep a running job where it is.
     repack: ClassVar[bool] = False
     # Needs the job's total work or remaining work (a scheduler that knows durations).
     uses_durations: ClassVar[bool] = False

@@ -1,4 +1,4 @@
-"""ρ-guard, our policy: SRTF that ages jobs by their finish-time fairness and repacks gangs.
+"""ρ-guard, our policy: SRTF aged by finish-time fairness, with gangs and GPU types repacked.
 
 Hypothesis. On the shared traces the worst finish-time fairness ρ (research/sched.md §3)
 is set by two kinds of victims, and a policy that removes both keeps SRTF's mean JCT:
@@ -9,7 +9,11 @@ is set by two kinds of victims, and a policy that removes both keeps SRTF's mean
 2. gangs that had to be spread over servers and run at a fraction of their speed (Gavel's
    and Shockwave's tables: up to 9.6× slower) until a whole server happens to free up,
    which under load may be never. The engine moves 1-GPU jobs off one server to make room
-   (`repack`) whenever the gang saves more time than the moved jobs' restarts cost.
+   (`repack`) whenever the gang saves more time than the moved jobs' restarts cost;
+3. on a mixed cluster, jobs parked on the slowest type (K80s run some models 11× slower
+   than V100s): the policy is heterogeneity-aware, and with `repack` the engine gives each
+   job, in rank order, the fastest type with room, moving a running job when that saves
+   more than its restart.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ class RhoGuard(Policy):
                    "for spread gangs")
     rerank = "rounds"
     uses_durations = True
+    heterogeneity_aware = True
     repack = True
 
     def keys(self, state, ids: np.ndarray, now: float) -> np.ndarray:
