@@ -805,7 +805,11 @@ class Simulator:
                 t = heap[0][0]
             smallest_new = INF
             while arrivals[nxt] <= t:
-                insort(waiting, (keys[nxt], nxt), head)
+                entry = (keys[nxt], nxt)
+                if not waiting or entry > waiting[-1]:  # FIFO: always, and no bisect
+                    waiting.append(entry)
+                else:
+                    insort(waiting, entry, head)
                 if gpus[nxt] < smallest_new:
                     smallest_new = gpus[nxt]
                 nxt += 1
