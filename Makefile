@@ -54,6 +54,11 @@ bench-cdn: setup services
 bench-sched: setup
 	$(BIN)/python benchmarks/sched/speed.py
 	$(BIN)/python benchmarks/sched/lp_speed.py
+	$(BIN)/python benchmarks/sched/fidelity.py
+	$(BIN)/python benchmarks/sched/policies.py
+	$(BIN)/python benchmarks/sched/all_traces.py --skip-philly-lp
+	$(BIN)/python benchmarks/sched/figures.py
+	$(BIN)/python benchmarks/sched/write_doc.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache

@@ -80,7 +80,7 @@ def fidelity() -> None:
         for k, (vals, name) in enumerate(((ours, "syslab"), (sim, "Shockwave simulator"),
                                           (phys, "Shockwave physical, 32 V100"))):
             ax.bar(x + (k - 1) * 0.27, vals, 0.27, label=name)
-        ax.set_xticks(x, policies)
+        ax.set_xticks(x, policies, fontsize="small")
         ax.set_ylabel(label)
         ax.grid(True, axis="y", alpha=0.3)
     axes[0].legend(fontsize="small")
