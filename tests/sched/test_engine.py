@@ -122,7 +122,7 @@ def test_heterogeneity_aware_variant_picks_the_fast_type():
     assert aware.finish.tolist() == [50.0, 100.0]
 
 
-def test_repacking_policy_gives_the_fast_type_to_the_job_that_gains_most_and_upgrades():
+def test_heterogeneity_aware_policy_deals_types_by_speedup_and_upgrades_running_jobs():
     table = ThroughputTable({
         ("v100", True): {("A", 1): 10.0, ("B", 1): 2.0},
         ("k80", True): {("A", 1): 1.0, ("B", 1): 1.0},
@@ -131,11 +131,12 @@ def test_repacking_policy_gives_the_fast_type_to_the_job_that_gains_most_and_upg
     # job 0 (B, 2x on the v100) ranks first as the shorter one, but job 1 (A) gains 10x:
     # A gets the v100; once it is done (t = 20) B moves up to the v100
     trace = trace_of([(0, 1, 60, "B"), (0, 1, 200, "A")], unit="steps")
-    r = Simulator(trace, cluster, make_policy("rho-guard"), SimConfig(mode="events"),
-                  table=table).run()
-    assert r.finish[1] == pytest.approx(20.0)
-    assert r.finish[0] == pytest.approx(20 + (60 - 20) / 2.0)
-    assert r.preemptions[0] == 1  # the move to the v100
+    for policy in ("srtf-het", "rho-guard"):
+        r = Simulator(trace, cluster, make_policy(policy), SimConfig(mode="events"),
+                      table=table).run()
+        assert r.finish[1] == pytest.approx(20.0)
+        assert r.finish[0] == pytest.approx(20 + (60 - 20) / 2.0)
+        assert r.preemptions[0] == 1  # the move to the v100
 
 
 def test_spread_gang_runs_at_the_unconsolidated_rate_then_moves():

@@ -240,8 +240,9 @@ class Simulator:
         # Moving a spread gang is a preemption: only preemptive policies do it.
         self.migrate = policy.preemptive and self.config.placement == "consolidated"
         self.is_alloc = isinstance(policy, AllocationPolicy)
-        # Moves running jobs to faster GPU types as they free up (see `_assign_types`).
-        self.retype = policy.repack and policy.heterogeneity_aware and self.T > 1
+        # Heterogeneity-aware preemptive policies re-deal the GPU types at every decision
+        # and move running jobs to faster types as they free up (see `_assign_types`).
+        self.retype = policy.heterogeneity_aware and policy.preemptive and self.T > 1
         self.events_mode = self.config.mode == "events"
         self.fixed_queue = (policy.static_key and not policy.preemptive and not self.is_alloc
                             and not self.config.reference)
@@ -739,7 +740,8 @@ class Simulator:
                 break
             changed = self.dirty
             waiting = len(self.active) > len(self.running)
-            # Repacking policies also re-plan when GPUs free up: a faster type may have room.
+            # Policies that re-deal types also re-plan when GPUs free up: a faster type may
+            # have room.
             if (waiting or self.retype and self.dirty) and (
                     self.dirty or t >= wake or self._rerank_every_round()):
                 self._plan(t)

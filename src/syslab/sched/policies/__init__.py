@@ -41,7 +41,7 @@ def make_policy(name: str) -> Policy:
     if name.endswith(HET_SUFFIX):
         cls = type(cls.__name__ + "Het", (cls,), {
             "name": name, "heterogeneity_aware": True,
-            "description": cls.description + "; each job on its fastest GPU type",
+            "description": cls.description + "; GPU types dealt by speedup",
         })
     return cls()
 

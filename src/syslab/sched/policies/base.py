@@ -29,16 +29,17 @@ class Policy(ABC):
     static_key: ClassVar[bool] = False
     # Stop at the first job that does not fit (strict FIFO) instead of skipping past it.
     head_of_line: ClassVar[bool] = False
-    # Put a job on the GPU type where it runs fastest (else: the first type with room).
+    # Heterogeneity-aware: a job goes on the GPU type where it runs fastest (else: the
+    # first type with room). Preemptive policies go further: at every decision the types
+    # are dealt by speedup among the jobs the ranking chose, and a running job moves to a
+    # faster type when that saves more than its restart.
     heterogeneity_aware: ClassVar[bool] = False
     # When can the ranking change? "events": only at arrivals and completions (FIFO, SJF,
     # SRTF: waiting keys are frozen and running keys only improve); "thresholds": also when
     # `next_change` says so (2D-LAS queues); "rounds": any time (LAS, Gittins, LPs).
     rerank: ClassVar[str] = "events"
-    # May the engine move running jobs to better places: 1-GPU jobs off a server to
-    # consolidate a spread gang, and (heterogeneity-aware policies) jobs to a faster GPU
-    # type in rank order. A placement mechanism of its own; the baselines, like their
-    # anchors, keep a running job where it is.
+    # May the engine move 1-GPU jobs off a server to consolidate a spread gang? A placement
+    # mechanism of our policy; the baselines, like their anchors, leave running jobs be.
     repack: ClassVar[bool] = False
     # Needs the job's total work or remaining work (a scheduler that knows durations).
     uses_durations: ClassVar[bool] = False

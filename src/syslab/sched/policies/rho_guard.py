@@ -1,7 +1,7 @@
 """ρ-guard, our policy: SRTF aged by finish-time fairness, with gangs and GPU types repacked.
 
 Hypothesis. On the shared traces the worst finish-time fairness ρ (research/sched.md §3)
-is set by two kinds of victims, and a policy that removes both keeps SRTF's mean JCT:
+is set by three kinds of victims, and a policy that removes them keeps SRTF's mean JCT:
 1. jobs that SRTF keeps overtaking: rank by remaining exclusive time divided by the ρ
    the job would reach if it ran to completion now, ρ_now = (age + remaining) / T_fair
    with T_fair = exclusive × max(1, N/G) (N active jobs, G GPUs). A fresh job ranks as
@@ -11,9 +11,9 @@ is set by two kinds of victims, and a policy that removes both keeps SRTF's mean
    which under load may be never. The engine moves 1-GPU jobs off one server to make room
    (`repack`) whenever the gang saves more time than the moved jobs' restarts cost;
 3. on a mixed cluster, jobs parked on the slowest type (K80s run some models 11× slower
-   than V100s): the policy is heterogeneity-aware, and with `repack` the engine gives each
-   job, in rank order, the fastest type with room, moving a running job when that saves
-   more than its restart.
+   than V100s): the policy is heterogeneity-aware, so the engine deals the GPU types by
+   speedup among the jobs the ranking chose and moves running jobs up as types free up
+   (as for every `-het` variant).
 """
 
 from __future__ import annotations
