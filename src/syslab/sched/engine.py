@@ -578,43 +578,56 @@ class Simulator:
         rate. Done only when the gang saves more seconds than the restarts cost."""
         s = self.state
         restart = self.config.restart_s
+        singles: dict[tuple[int, int], list[int]] = {}  # (type, server) -> its 1-GPU jobs
+        for k in self.running:
+            if self.gpus[k] == 1:
+                singles.setdefault((int(s.running_type[k]), self.alloc[k][0][0]), []).append(k)
+        # Per type, as arrays over servers (one vector scan per gang): size, free, singles.
+        views: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+        def view(ty: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            if ty not in views:
+                pool = self.pools[ty]
+                count = np.zeros(len(pool.size), dtype=np.int64)
+                for (t, server), jobs in singles.items():
+                    if t == ty:
+                        count[server] = len(jobs)
+                views[ty] = (np.array(pool.size), np.array(pool.free), count)
+            return views[ty]
+
         for j in sorted(self.spread, key=lambda j: -self.gpus[j]):
             if j not in self.spread:
                 continue
             ty = int(s.running_type[j])
-            pool = self.pools[ty]
             g = self.gpus[j]
-            if g > pool.largest:
+            if g > self.pools[ty].largest:
                 continue
-            singles: dict[int, list[int]] = {}  # server -> 1-GPU jobs on it
-            for k in self.running:
-                if k != j and self.gpus[k] == 1 and s.running_type[k] == ty:
-                    singles.setdefault(self.alloc[k][0][0], []).append(k)
-            mine = dict(self.alloc[j])
-            best = None
-            for server, size in enumerate(pool.size):
-                if size < g:
-                    continue
-                need = g - pool.free[server] - mine.get(server, 0)
-                if 0 < need <= len(singles.get(server, ())) and (best is None or need < best[1]):
-                    best = (server, need)
-            if best is None:
+            size, free, count = view(ty)
+            need = g - free
+            for server, n in self.alloc[j]:
+                need[server] -= n
+            ok = (size >= g) & (need > 0) & (need <= count)
+            if not ok.any():
                 continue
-            server, need = best
+            server = int(np.flatnonzero(ok)[np.argmin(need[ok])])  # fewest moves
+            need = int(need[server])
             left = float(s.remaining_at(np.array([j]), now)[0])
             gain = left / s.rate_s[j, ty] - left / s.rate_c[j, ty]
             if gain <= restart * (need + 1):
                 continue
             # Move the 1-GPU jobs with the most work left: the short ones finish undisturbed.
-            on_server = singles[server]
+            on_server = singles[(ty, server)]
             left_k = s.remaining_at(np.array(on_server), now) / s.best_rate[on_server]
             victims = [on_server[i] for i in np.argsort(-left_k, kind="stable")[:need]]
             for k in victims:
                 self._stop(k, now)
+                on_server.remove(k)
             self._stop(j, now, preempted=False)
             self._start(j, ty, now, parts=((server, g),))
             for k in victims:
                 self._start(k, ty, now)
+                singles.setdefault((ty, self.alloc[k][0][0]), []).append(k)
+            views.pop(ty)  # free GPUs and singles moved: rebuild on next use
 
     def _plan_allocation(self, now: float) -> None:
         """Gavel's round mechanism: run the (job, type) pairs furthest behind their share X.
