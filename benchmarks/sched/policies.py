@@ -23,6 +23,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 from rich.console import Console
 
 from syslab.common.data import lab_data
@@ -49,7 +50,16 @@ def run(trace, cluster, policy, mode="rounds", table=None, **cfg) -> dict:
     # A job shorter than a round can wait most of a round for the next decision under any
     # round-based policy; its ρ says more about the round length than the policy.
     rho = finish_time_fairness(result)
-    s["worst_rho_ge_round"] = float(rho[result.exclusive >= ROUND_S].max())
+    long = np.flatnonzero(result.exclusive >= ROUND_S)
+    if long.size == 0:
+        s["worst_rho_ge_round"], s["worst_job_ge_round"] = float("nan"), None
+        return s
+    j = int(long[np.argmax(rho[long])])
+    s["worst_rho_ge_round"] = float(rho[j])
+    s["worst_job_ge_round"] = {  # who it is: why a policy is unfair shows here
+        "gpus": int(result.gpus[j]), "exclusive_h": float(result.exclusive[j] / HOUR),
+        "wait_h": float((result.first_start[j] - result.arrival[j]) / HOUR),
+        "jct_h": float(result.jct[j] / HOUR)}
     s["mean_jct_h"] = s["mean_jct_s"] / HOUR
     return s
 
