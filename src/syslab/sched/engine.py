@@ -242,7 +242,8 @@ class Simulator:
         self.is_alloc = isinstance(policy, AllocationPolicy)
         # Heterogeneity-aware preemptive policies re-deal the GPU types at every decision
         # and move running jobs to faster types as they free up (see `_assign_types`).
-        self.retype = policy.heterogeneity_aware and policy.preemptive and self.T > 1
+        self.retype = (policy.heterogeneity_aware and policy.preemptive and self.T > 1
+                       and not self.is_alloc)  # LPs place types through X already
         self.events_mode = self.config.mode == "events"
         self.fixed_queue = (policy.static_key and not policy.preemptive and not self.is_alloc
                             and not self.config.reference)
