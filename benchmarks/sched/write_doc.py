@@ -173,7 +173,7 @@ def fidelity(r: dict) -> str:
         [x["policy"], x["against"], f"{x['avg_jct_s']:,.0f}", f"{x['ref_avg_jct_s']:,.0f}",
          f"{x['jct_err']:+.1%}", f"{x['makespan_s']:,.0f}", f"{x['ref_makespan_s']:,.0f}",
          f"{x['makespan_err']:+.1%}", f"{x['unfair']:.3f}", f"{x['ref_unfair']:.3f}",
-         _yes(x["met"])]
+         "(ablation)" if x.get("ablation") else _yes(x["met"])]
         for x in r["rows"]
     ]
     return (
