@@ -160,6 +160,26 @@ def test_compare_writes_results_plots_and_html(syslab, trace: Path, steps_trace:
     assert index.count("<img") == 4 and "<table>" in index and "las" in index
 
 
+def test_simulate_runs_shockwave_dynamic_jobs_as_their_equivalent_work(syslab,
+                                                                        tmp_path: Path) -> None:
+    # LM: bigger batches do more samples per second, so a gns job (batch doubling) ends
+    # sooner than the same job kept at its first batch size
+    rates = {10: 100.0, 20: 70.0, 40: 45.0, 80: 50.0}
+    table = write(tmp_path, "lm.json", json.dumps({"v100": {
+        f"('LM (batch size {bs})', 1)": {"null": r} for bs, r in rates.items()}}))
+    row = "LM (batch size 10)\tpython3 main.py\tlm\t--steps\t1\t134583\t1\t{mode}\t1\t-1\t1418\t0\n"
+    jct = {}
+    for mode in ("static", "gns"):
+        trace = write(tmp_path, f"{mode}.trace", row.format(mode=mode))
+        jobs = tmp_path / f"{mode}.jsonl"
+        run = syslab("sched", "simulate", "--trace", trace, "--cluster", "tacc-32",
+                     "--throughputs", table, "--policy", "fifo", "--jobs-out", jobs)
+        assert run.code == 0, run.err
+        jct[mode] = json.loads(jobs.read_text().splitlines()[0])["jct"]
+    assert jct["static"] == pytest.approx(134583 / 100.0, abs=360)
+    assert jct["gns"] < 0.9 * jct["static"]
+
+
 def test_trace_lists_keep_commas_inside_file_names(tmp_path: Path) -> None:
     odd = write(tmp_path, "120_0,0.5,0.5_x.csv", "x")  # Shockwave's trace names hold commas
     plain = write(tmp_path, "plain.csv", "x")

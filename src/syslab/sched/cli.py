@@ -211,6 +211,22 @@ def check_runnable(trace: Trace, cluster: ClusterSpec,
     return table
 
 
+def with_dynamic_modes(trace: Trace, table: ThroughputTable | None,
+                       cluster: ClusterSpec) -> Trace:
+    """Shockwave's dynamic jobs (accordion, gns) as their equivalent static work.
+
+    Shockwave traces mark jobs whose batch size changes during training; the engine runs
+    fixed-size work, so `sched.dynamic` turns each such job into the work that takes its
+    dynamic run time (on V100s when the cluster has them, as in Shockwave's testbed).
+    """
+    if table is None or all(job.mode == "static" for job in trace.jobs):
+        return trace
+    from syslab.sched.dynamic import apply_dynamic_modes
+
+    gpu = "v100" if "v100" in cluster.gpu_types else cluster.gpu_types[0]
+    return apply_dynamic_modes(trace, table, gpu_type=gpu)
+
+
 def note_default_table(inputs: Inputs, traces: list[Trace]) -> None:
     """Say so when a steps trace runs on the fallback table: the user did not choose it."""
     if not inputs.table_given and any(t.unit == "steps" for t in traces):
@@ -347,6 +363,7 @@ def simulate(
         data = with_load(data, load)
     table = check_runnable(data, inputs.cluster, inputs.table_file)
     note_default_table(inputs, [data])
+    data = with_dynamic_modes(data, table, inputs.cluster)
 
     results: list[SimResult] = []
     summaries: list[dict] = []
@@ -402,6 +419,7 @@ def compare_task(task: tuple) -> dict:
     if load != 1.0:
         trace = with_load(trace, load)
     table = load_table(table_file) if table_file is not None and trace.unit == "steps" else None
+    trace = with_dynamic_modes(trace, table, cluster)
     result = Simulator(trace, cluster, make_policy(policy), replace(config), table=table).run()
     summary = (summarize(result, contention) | config_fields(config, contention)
                | {"load": load, "trace_path": path})

@@ -39,9 +39,14 @@ def make_policy(name: str) -> Policy:
     if cls is None:
         raise UserError(f"unknown policy {name!r} (one of {', '.join(policy_names())})")
     if name.endswith(HET_SUFFIX):
+        if issubclass(cls, AllocationPolicy):
+            how = "sees each GPU type's throughput"
+        elif cls.preemptive:
+            how = "GPU types dealt by speedup"
+        else:
+            how = "each job on its fastest free GPU type"
         cls = type(cls.__name__ + "Het", (cls,), {
-            "name": name, "heterogeneity_aware": True,
-            "description": cls.description + "; GPU types dealt by speedup",
+            "name": name, "heterogeneity_aware": True, "description": f"{cls.description}; {how}",
         })
     return cls()
 
