@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -105,21 +107,21 @@ def test_las2d_demotes_at_the_gpu_time_threshold():
     assert r.finish[1] == pytest.approx(550, abs=1e-3)
 
 
-def test_heterogeneity_aware_variant_picks_the_fast_type():
+def test_heterogeneity_aware_variant_picks_the_fast_type_and_blind_any_type():
     table = ThroughputTable({
         ("v100", True): {("A", 1): 10.0, ("B", 1): 2.0},
         ("k80", True): {("A", 1): 1.0, ("B", 1): 1.0},
     })
-    cluster = ClusterSpec("two", (ServerGroup("k80", 1, 1), ServerGroup("v100", 1, 1)))
-    trace = trace_of([(0, 1, 100, "B"), (0, 1, 100, "A")], unit="steps")
-    blind = Simulator(trace, cluster, make_policy("fifo"), SimConfig(mode="events"),
-                      table=table).run()
-    aware = Simulator(trace, cluster, make_policy("fifo-het"), SimConfig(mode="events"),
-                      table=table).run()
-    # blind: job 0 takes the first type listed (k80), job 1 the v100
-    assert blind.finish.tolist() == [100.0, 10.0]
-    # aware: job 0 takes the v100 (2x), job 1 gets the k80 that is left
-    assert aware.finish.tolist() == [50.0, 100.0]
+    cluster = ClusterSpec("two", (ServerGroup("k80", 1, 100), ServerGroup("v100", 1, 100)))
+    trace = trace_of([(0, 1, 100, "A")] * 100, unit="steps")
+    config = SimConfig(mode="events", record_timeline=True)
+    aware = Simulator(trace, cluster, make_policy("fifo-het"), config, table=table).run()
+    assert aware.finish.tolist() == [10.0] * 100  # all on the v100s: there is room
+    blind = Simulator(trace, cluster, make_policy("fifo"), replace(config), table=table).run()
+    # type-blind: each job tries the types in its own random order, not the file's order
+    on_v100 = sum(ty == 1 for _, _, _, ty in blind.segments) / 100
+    assert 0.3 < on_v100 < 0.7
+    assert sorted(set(blind.finish.tolist())) == [10.0, 100.0]
 
 
 def test_heterogeneity_aware_policy_deals_types_by_speedup_and_upgrades_running_jobs():

@@ -259,6 +259,11 @@ class Simulator:
         self.job_set_changed = False
         self.last_ran: tuple[np.ndarray, np.ndarray] | None = None
         self.type_rng = np.random.default_rng(self.config.seed + 5)
+        # A type-blind policy sees every GPU type as the same, so which one a job lands on
+        # is arbitrary: each job tries the types in its own random order (as Gavel shuffles
+        # the types for its agnostic policies), not in the order the cluster file lists them.
+        self.blind_order = (np.argsort(self.type_rng.random((s.n, self.T)), axis=1).tolist()
+                            if self.T > 1 else None)
         self.last_plan = 0.0
         self.dirty = True
 
@@ -339,13 +344,15 @@ class Simulator:
         g = self.gpus[j]
         if self.T == 1:
             return 0 if free[0] >= g else -1
+        if not self.policy.heterogeneity_aware:  # any type will do: the job's random order
+            for t in self.blind_order[j]:
+                if free[t] >= g and s.rate_c[j, t] > 0:
+                    return int(t)
+            return -1
         best, best_rate = -1, 0.0
         for t in range(self.T):
-            if free[t] >= g and s.rate_c[j, t] > 0:
-                if not self.policy.heterogeneity_aware:
-                    return t
-                if s.rate_c[j, t] > best_rate:
-                    best, best_rate = t, s.rate_c[j, t]
+            if free[t] >= g and s.rate_c[j, t] > best_rate:
+                best, best_rate = t, s.rate_c[j, t]
         return best
 
     # ---- decisions -------------------------------------------------------------------
