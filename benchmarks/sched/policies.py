@@ -133,7 +133,7 @@ def hetero(data: Path, quick: bool) -> None:
     table = ThroughputTable.from_json(data / "gavel" / "simulation_throughputs.json")
     cluster = load_cluster("hetero-108")
     jobs = 300 if quick else 1000
-    seeds = [0] if quick else [0, 1, 2]
+    seeds = [0] if quick else [0, 1, 2, 3, 4]  # type assignment is random: 5 seeds
     lams = [1800.0] if quick else [2400.0, 1800.0, 1200.0]  # mean inter-arrival, seconds
     rows = []
     for lam in lams:

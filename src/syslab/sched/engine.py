@@ -262,7 +262,8 @@ class Simulator:
         # A type-blind policy sees every GPU type as the same, so which one a job lands on
         # is arbitrary: each job tries the types in its own random order (as Gavel shuffles
         # the types for its agnostic policies), not in the order the cluster file lists them.
-        self.blind_order = (np.argsort(self.type_rng.random((s.n, self.T)), axis=1).tolist()
+        blind_rng = np.random.default_rng(self.config.seed + 7)
+        self.blind_order = (np.argsort(blind_rng.random((s.n, self.T)), axis=1).tolist()
                             if self.T > 1 else None)
         self.last_plan = 0.0
         self.dirty = True
