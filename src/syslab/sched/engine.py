@@ -10,6 +10,11 @@ Either way a (re)started job makes no progress for `restart_s` seconds (checkpoi
 load and warm-up; Shockwave uses 20 s, Pollux 30 s); a job kept on its GPUs from
 one decision to the next pays nothing (Gavel's lease extension).
 
+Where jobs run: the LP policies go through Gavel's round mechanism (`_plan_allocation`);
+heterogeneity-aware ranked policies get the GPU types dealt by speedup at every decision
+(`_assign_types`); spread gangs move to whole servers when one frees up (`_consolidate`),
+and policies with `repack` make such a server by moving 1-GPU jobs (`_repack`).
+
 Speed comes from doing nothing when nothing can change, not from clever kernels:
 - job state lives in numpy arrays (`SimState`), so settling progress or computing
   keys for the running set is one vector expression;
