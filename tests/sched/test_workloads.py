@@ -402,6 +402,14 @@ def test_generate_gavel_distribution() -> None:
     assert abs(arrivals[-1] / (n - 1) - 60.0) < 3.0  # mean inter-arrival = lam
 
 
+def test_generate_gavel_single_keeps_durations_and_uses_one_gpu() -> None:
+    multi = generate(500, seed=3, lam=60.0)
+    single = generate(500, seed=3, lam=60.0, distribution="gavel-single")
+    assert {j.gpus for j in single.jobs} == {1}
+    assert [j.duration for j in single.jobs] == [j.duration for j in multi.jobs]
+    assert [j.arrival for j in single.jobs] == [j.arrival for j in multi.jobs]
+
+
 def test_generate_with_table(table: ThroughputTable) -> None:
     trace = generate(2000, seed=1, lam=10.0, table=table)
     assert trace.unit == "steps"

@@ -526,7 +526,8 @@ def generate(
     lam: float = typer.Option(..., "--lam", help="Mean inter-arrival time in seconds (Poisson)."),
     seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same trace)."),
     distribution: str = typer.Option("gavel", "--distribution",
-                                      help="Job sizes: gavel (documented) or philly (samples)."),
+                                      help="Job sizes: gavel (documented), gavel-single "
+                                           "(the same, one GPU each) or philly (samples)."),
     throughputs: Path = typer.Option(
         None, "--throughputs",
         help="Give jobs types from this table and work in steps; without: durations."),

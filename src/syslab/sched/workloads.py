@@ -48,7 +48,7 @@ from syslab.sched.throughput import ThroughputTable
 
 TRACE_FORMATS = ("syslab", "philly", "gavel", "shockwave", "pollux", "tiresias")
 MODES = ("static", "accordion", "gns")
-DISTRIBUTIONS = ("gavel", "philly")
+DISTRIBUTIONS = ("gavel", "gavel-single", "philly")
 
 # Gavel's documented synthetic distribution.
 SCALE_FACTORS = (1, 2, 4, 8)
@@ -763,7 +763,8 @@ def generate(
 
     Poisson arrivals with mean inter-arrival `lam` s (the first job arrives at 0).
     "gavel": duration 60·10^U(1.5,3) s w.p. 0.8 else 60·10^U(3,4) s; scale factor
-    1/2/4/8 w.p. 0.70/0.10/0.15/0.05. "philly": (duration, scale factor) pairs drawn
+    1/2/4/8 w.p. 0.70/0.10/0.15/0.05; "gavel-single": the same with every job on one GPU
+    (Gavel's continuous-single traces). "philly": (duration, scale factor) pairs drawn
     from Gavel's philly_job_distribution.json. With a table, each job gets a job type
     uniform over those with a nonzero rate at its scale factor on `reference_gpu` and
     work = duration × that rate (unit steps); without one, work = duration (seconds).
@@ -780,11 +781,13 @@ def generate(
     rng = np.random.default_rng(seed)
     gaps = rng.exponential(lam, n_jobs) if lam > 0 else np.zeros(n_jobs)
     arrivals = np.concatenate(([0.0], np.cumsum(gaps[1:])))
-    if distribution == "gavel":
+    if distribution.startswith("gavel"):
         short = rng.random(n_jobs) < SHORT_JOB_P
         exponent = np.where(short, rng.uniform(1.5, 3.0, n_jobs), rng.uniform(3.0, 4.0, n_jobs))
         durations = 60.0 * 10.0**exponent
         gpus = rng.choice(np.array(SCALE_FACTORS), size=n_jobs, p=SCALE_FACTOR_P)
+        if distribution == "gavel-single":  # Gavel's continuous-single traces: 1 GPU each
+            gpus[:] = 1
     else:
         samples = _philly_samples()
         pick = samples[rng.integers(len(samples), size=n_jobs)]
