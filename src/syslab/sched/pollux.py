@@ -231,7 +231,7 @@ def _from(table: Mapping[tuple[str, int], float], what: str, application: str,
 def read_pollux_workload(path: str | Path, *, calibrated: bool = True) -> Trace:
     """A Pollux workload CSV as a seconds trace, each job's run time from its own row's
     application, replicas and batch size (`isolated_duration`)."""
-    trace = read_pollux(path, lambda application, gpus: 1.0)  # placeholder, set below
+    trace = read_pollux(path, lambda application, gpus: 1.0)  # durations: set just below
     for job in trace.jobs:
         try:
             seconds = isolated_duration(job.job_type, job.gpus, job.batch_size or 0,

@@ -631,7 +631,7 @@ def _write_syslab(trace: Trace, out: TextIO) -> None:
 
 
 def _write_gavel(trace: Trace, out: TextIO) -> None:
-    # command / working_directory / num_steps_arg are placeholders: simulators ignore them.
+    # command / working_directory / num_steps_arg are filler values: simulators ignore them.
     for j in trace.jobs:
         steps = max(1, math.ceil(j.work - 1e-9))
         out.write("\t".join([
