@@ -475,13 +475,13 @@ class Simulator:
             if ty < 0:
                 return chosen
             rt = int(s.running_type[j])
-            if rt >= 0 and ty != rt and free[rt] >= g and not self._worth_moving(j, rt, ty, now):
+            if rt >= 0 and ty != rt and free[rt] >= g and not self._worth_moving(j, ty, now):
                 ty = rt
             free[ty] -= g
             out[j] = ty
         return out
 
-    def _worth_moving(self, j: int, old: int, new: int, now: float) -> bool:
+    def _worth_moving(self, j: int, new: int, now: float) -> bool:
         """Does moving running job j to a faster GPU type save more than its restart?"""
         s = self.state
         left = float(s.remaining_at(np.array([j]), now)[0])
@@ -626,7 +626,7 @@ class Simulator:
             server = int(np.flatnonzero(ok)[np.argmin(need[ok])])  # fewest moves
             need = int(need[server])
             left = float(s.remaining_at(np.array([j]), now)[0])
-            gain = left / s.rate_s[j, ty] - left / s.rate_c[j, ty]
+            gain = left / s.cur_rate[j] - left / s.rate_c[j, ty]  # spread rate -> whole
             if gain <= restart * (need + 1):
                 continue
             # Move the 1-GPU jobs with the most work left: the short ones finish undisturbed.
