@@ -203,11 +203,18 @@ def pollux(p: dict) -> str:
 
 
 def lp_speed(r: dict) -> str:
+    met = r.get("goal_met", {}).get("gavel_table", {})
     rows = [[x["policy"], x["jobs"], x["gpu_types"], f"{x['median_ms']:.1f}",
-             f"{x['p95_ms']:.1f}", _yes(x.get("met"))]
-            for table in ("gavel_table",) for x in r.get(table, [])]
-    return markdown_table(["policy", "active jobs", "GPU types", "median ms", "p95 ms",
-                           "goal <= 50 ms"], rows)
+             f"{x['p95_ms']:.1f}",
+             _yes(met.get(x["policy"])) if (x["jobs"], x["gpu_types"]) == (500, 3) else "-"]
+            for x in r.get("gavel_table", [])]
+    return (
+        markdown_table(["policy", "active jobs", "GPU types", "median ms", "p95 ms",
+                        "goal <= 50 ms"], rows)
+        + "\n\n`ftf_gavel_objective` is the `ftf` policy as it runs by default (Gavel's "
+        "objective); `finish_time_fairness` is its `hold_hopeless=True` form, which also "
+        "keeps hopelessly late jobs from pulling the others' ρ up, at several times the cost."
+    )
 
 
 BLOCKS = {"speed": speed, "philly": philly, "placement": placement,
