@@ -93,7 +93,8 @@ POLICIES = {
         hold_hopeless=False),
     "min_makespan": lambda x: alloc.min_makespan(x["tput"], x["gpus"], x["capacity"],
                                                  remaining_steps=x["remaining"]),
-    "max_throughput": lambda x: alloc.max_throughput(x["tput"], x["gpus"], x["capacity"]),
+    "max_throughput": lambda x: alloc.max_throughput(x["tput"], x["gpus"], x["capacity"],
+                                                     normalise=False),  # the policy default
 }
 
 
