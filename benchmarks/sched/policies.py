@@ -47,21 +47,21 @@ def run(trace, cluster, policy, mode="rounds", table=None, **cfg) -> dict:
                        SimConfig(mode=mode, round_s=ROUND_S, **cfg), table=table).run()
     s = summarize(result)
     s["mode"] = mode
-    # A job shorter than a round can wait most of a round for the next decision under any
-    # round-based policy; its ρ says more about the round length than the policy.
-    rho = finish_time_fairness(result)
-    long = np.flatnonzero(result.exclusive >= ROUND_S)
-    if long.size == 0:
-        s["worst_rho_ge_round"], s["worst_job_ge_round"] = float("nan"), None
-        return s
-    j = int(long[np.argmax(rho[long])])
-    s["worst_rho_ge_round"] = float(rho[j])
-    s["worst_job_ge_round"] = {  # who it is: why a policy is unfair shows here
-        "gpus": int(result.gpus[j]), "exclusive_h": float(result.exclusive[j] / HOUR),
-        "wait_h": float((result.first_start[j] - result.arrival[j]) / HOUR),
-        "jct_h": float(result.jct[j] / HOUR)}
     s["mean_jct_h"] = s["mean_jct_s"] / HOUR
+    s["worst_job_ge_round"] = worst_job(result)
     return s
+
+
+def worst_job(result) -> dict | None:
+    """The job behind `worst_rho_ge_round`: why a policy is unfair shows here."""
+    rho = finish_time_fairness(result)
+    long = np.flatnonzero(result.exclusive >= result.config.round_s)
+    if long.size == 0:
+        return None
+    j = int(long[np.argmax(rho[long])])
+    return {"gpus": int(result.gpus[j]), "exclusive_h": float(result.exclusive[j] / HOUR),
+            "wait_h": float((result.first_start[j] - result.arrival[j]) / HOUR),
+            "jct_h": float(result.jct[j] / HOUR)}
 
 
 def show(title: str, rows: list[dict], columns: list[str]) -> None:

@@ -141,12 +141,15 @@ def test_heterogeneity_aware_policy_deals_types_by_speedup_and_upgrades_running_
         assert r.preemptions[0] == 1  # the move to the v100
 
 
+# A 2-GPU gang of type A runs 4x slower spread over two servers than on one.
+SPREAD_TABLE = ThroughputTable({
+    ("v100", True): {("A", 1): 1.0, ("A", 2): 2.0},
+    ("v100", False): {("A", 2): 0.5},
+})
+
+
 def test_spread_gang_runs_at_the_unconsolidated_rate_then_moves():
-    table = ThroughputTable({
-        ("v100", True): {("A", 1): 1.0, ("A", 2): 2.0},
-        ("v100", False): {("A", 2): 0.5},
-    })
-    cluster = ClusterSpec.uniform(2, 2)
+    table, cluster = SPREAD_TABLE, ClusterSpec.uniform(2, 2)
     # best fit puts jobs 0 and 2 on server 0, job 1 on server 1; job 0 ends at 50, so
     # the gang arriving at 60 finds one free GPU per server and must spread
     specs = [(0, 1, 50, "A"), (0, 1, 1000, "A"), (0, 1, 100, "A"), (60, 2, 200, "A")]
@@ -161,11 +164,7 @@ def test_spread_gang_runs_at_the_unconsolidated_rate_then_moves():
 
 
 def test_repacking_policy_moves_a_single_gpu_job_to_consolidate_a_gang():
-    table = ThroughputTable({
-        ("v100", True): {("A", 1): 1.0, ("A", 2): 2.0},
-        ("v100", False): {("A", 2): 0.5},
-    })
-    cluster = ClusterSpec.uniform(2, 2)
+    table, cluster = SPREAD_TABLE, ClusterSpec.uniform(2, 2)
     # best fit puts jobs 0 and 1 on server 0, job 2 on server 1; job 0 ends at 50, so the
     # gang arriving at 60 finds one free GPU per server, and no server ever frees up
     specs = [(0, 1, 50, "A"), (0, 1, 5000, "A"), (0, 1, 5000, "A"), (60, 2, 400, "A")]
@@ -257,6 +256,11 @@ def test_bad_config_is_a_user_error(cfg, match):
     with pytest.raises(UserError, match=match):
         Simulator(trace_of([(0, 1, 10)]), ClusterSpec.uniform(1, 1), make_policy("fifo"),
                   SimConfig(**cfg))
+
+
+def test_het_suffix_on_a_heterogeneity_aware_policy_is_a_user_error():
+    with pytest.raises(UserError, match="heterogeneity-aware already"):
+        make_policy("rho-guard-het")
 
 
 def test_unknown_policy_lists_the_known_ones():

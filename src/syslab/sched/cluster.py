@@ -176,9 +176,7 @@ class GpuPool:
             parts = self._random(k)
         else:
             raise UserError(f"unknown placement {placement!r} (one of {', '.join(PLACEMENTS)})")
-        for s, n in parts:
-            self._set(s, self.free[s] - n)
-        self.free_total -= k
+        self.take(parts)
         return parts, len(parts) <= self.min_servers(k)
 
     def take(self, parts: Allocation) -> None:

@@ -10,7 +10,10 @@
   (arrived, unfinished) jobs over the job's lifetime and G the cluster's GPUs: the time
   the job would take on a 1/N share of the cluster. Shockwave's published values use
   N = every job of the trace instead ("static"; `contention="static"`). ρ ≤ 1 is fair; we report the
-  worst ρ and the fraction of jobs with ρ > 1.05 and > 1.1 (Shockwave's tolerances).
+  worst ρ and the fraction of jobs with ρ > 1.05 and > 1.1 (Shockwave's tolerances), and
+  the worst ρ over jobs whose exclusive time is at least one round (`round_s`): a shorter
+  job can wait most of a round for the next decision under any round-based policy, so
+  its ρ measures the round length more than the policy.
 - Jain's index over x_i = 1/ρ_i: (Σx)² / (n·Σx²); 1 is perfectly even, 1/n worst.
 - Slowdown_i = JCT_i / exclusive_i; starvation of long jobs = p99 slowdown of the
   longest 10 % of jobs (by exclusive time) next to that of the shortest 50 %.
@@ -72,6 +75,7 @@ def summarize(result: SimResult, contention: str = "lifetime") -> dict:
     busy = float((result.service * result.gpus).sum())
     rho = finish_time_fairness(result, contention)
     slowdown = jct / result.exclusive
+    long = result.exclusive >= result.config.round_s
     by_length = np.argsort(result.exclusive, kind="stable")
     n = jct.size
     longest = by_length[n - max(1, n // 10):]
@@ -91,6 +95,7 @@ def summarize(result: SimResult, contention: str = "lifetime") -> dict:
         "makespan_s": makespan,
         "utilization": busy / (float(result.capacity.sum()) * makespan) if makespan > 0 else 0.0,
         "worst_rho": float(rho.max()),
+        "worst_rho_ge_round": float(rho[long].max()) if long.any() else float("nan"),
         "unfair_1_05": float((rho > 1.05).mean()),
         "unfair_1_1": float((rho > 1.1).mean()),
         "jain": jain(1.0 / rho),

@@ -39,6 +39,8 @@ def make_policy(name: str) -> Policy:
     if cls is None:
         raise UserError(f"unknown policy {name!r} (one of {', '.join(policy_names())})")
     if name.endswith(HET_SUFFIX):
+        if cls.heterogeneity_aware:
+            raise UserError(f"{base!r} is heterogeneity-aware already: use {base!r}")
         if issubclass(cls, AllocationPolicy):
             how = "sees each GPU type's throughput"
         elif cls.preemptive:
