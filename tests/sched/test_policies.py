@@ -12,6 +12,7 @@ from syslab.sched.policies import make_policy
 from syslab.sched.policies.gittins import gittins_table
 from syslab.sched.policies.las2d import Las2d
 from syslab.sched.policies.rho_guard import RhoGuard
+from syslab.sched.policies.themis import Themis
 
 
 def state_of(specs, gpus_total=4):
@@ -57,6 +58,22 @@ def test_rho_guard_ranks_fresh_jobs_like_srtf_and_ages_waiting_ones():
     assert keys[0] == pytest.approx(100 / 11)
     assert keys[1] == pytest.approx(60 / (160 / 60))
     assert keys[0] < keys[1]
+
+
+def test_themis_offers_the_worst_treated_fifth_first_then_shortest_remaining():
+    # 10 jobs of 1 GPU on 4 GPUs (contention 2.5), round 100 s; at t = 1000 job 0
+    # (600 s of work, arrived at 0) and job 1 (50 s, arrived at 700) have the worst
+    # projected ρ: (1000 + 600) / (600 * 2.5) = 1.07 and (300 + 50) / (100 * 2.5) = 1.4
+    # (a job shorter than a round counts as one round). The other eight arrived at 990.
+    specs = [(0, 1, 600), (700, 1, 50)] + [(990, 1, 10 * (k + 1)) for k in range(8)]
+    s = state_of(specs, gpus_total=4)
+    s.round_s = 100.0
+    keys = Themis().keys(s, np.arange(10), now=1000.0)
+    order = list(np.argsort(keys, kind="stable"))
+    assert order[:2] == [1, 0]  # the offered 20 %: worst ρ first
+    assert keys[1] == pytest.approx(-350 / 250)
+    assert order[2:] == list(range(2, 10))  # the rest: shortest remaining first
+    assert keys[2] == pytest.approx(10.0)
 
 
 def test_ftf_earns_isolated_time_as_it_runs():

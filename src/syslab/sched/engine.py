@@ -85,8 +85,10 @@ class SimConfig:
 class SimState:
     """Per-job state as arrays indexed by job id (ids are arrival order)."""
 
-    def __init__(self, trace: Trace, cluster: ClusterSpec, table: ThroughputTable | None):
+    def __init__(self, trace: Trace, cluster: ClusterSpec, table: ThroughputTable | None,
+                 round_s: float = SimConfig.round_s):
         jobs = trace.jobs
+        self.round_s = round_s  # the scheduling quantum (a lease), for policies that need it
         n = len(jobs)
         self.n = n
         self.gpu_types = cluster.gpu_types
@@ -217,7 +219,7 @@ class Simulator:
         if not trace.jobs:
             raise UserError(f"{trace.name}: the trace has no jobs")
         self.trace, self.cluster, self.policy = trace, cluster, policy
-        self.state = SimState(trace, cluster, table)
+        self.state = SimState(trace, cluster, table, self.config.round_s)
         s = self.state
         self.T = len(s.gpu_types)
         self.pools = []

@@ -17,7 +17,8 @@ from syslab.sched.metrics import HOUR, summarize
 from syslab.sched.policies import make_policy
 from syslab.sched.workloads import generate
 
-POLICIES = ["fifo", "sjf", "srtf", "las", "las2d", "gittins", "max-min", "ftf", "rho-guard"]
+POLICIES = ["fifo", "sjf", "srtf", "las", "las2d", "gittins", "max-min", "ftf", "themis",
+            "rho-guard"]
 JOBS = 400
 MEAN_INTERARRIVAL_S = 600.0  # a busy but stable cluster for these distributions
 

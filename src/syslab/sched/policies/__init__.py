@@ -19,10 +19,12 @@ from syslab.sched.policies.min_makespan import MinMakespan
 from syslab.sched.policies.rho_guard import RhoGuard
 from syslab.sched.policies.sjf import Sjf
 from syslab.sched.policies.srtf import Srtf
+from syslab.sched.policies.themis import Themis
 
 POLICIES: dict[str, type[Policy]] = {
     p.name: p for p in (Fifo, Sjf, Srtf, Las, Las2d, Gittins,
-                        MaxMin, FinishTimeFairness, MinMakespan, MaxThroughput, RhoGuard)
+                        MaxMin, FinishTimeFairness, Themis, MinMakespan, MaxThroughput,
+                        RhoGuard)
 }
 HET_SUFFIX = "-het"
 
