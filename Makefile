@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
-EXTRAS := cache,cdn,sched,dev
+EXTRAS := cache,cdn,sched,video,dev
 # Real servers the CDN lab tests and benchmarks against (origins and baselines).
 APT_PACKAGES := nginx-light varnish wrk
 
