@@ -1,0 +1,54 @@
+"""Frame filters, one small file each, behind `base.Filter`.
+
+Names: `uniform`, `diff-<feature>` (pixel, mse, area, edge, corner, hist), `adaptive`
+(Reducto, pixel feature; `adaptive-<feature>` for another), `empty`, `cascade`, `ours`;
+`<name>+gap` wraps any of them in the max-gap guard (2 s).
+"""
+
+from __future__ import annotations
+
+from syslab.common.errors import UserError
+from syslab.video.features import FEATURES
+from syslab.video.filters.adaptive import Adaptive
+from syslab.video.filters.base import Decision, Filter, Profile
+from syslab.video.filters.cascade import Cascade
+from syslab.video.filters.closed_loop import ClosedLoop
+from syslab.video.filters.difference import Difference
+from syslab.video.filters.empty import EmptyScene
+from syslab.video.filters.max_gap import MaxGap
+from syslab.video.filters.uniform import Uniform
+
+GAP_SUFFIX = "+gap"
+
+
+def filter_names() -> list[str]:
+    return (["uniform"] + [f"diff-{f}" for f in FEATURES] + ["adaptive", "empty", "cascade",
+                                                             "ours"])
+
+
+def make_filter(name: str) -> Filter:
+    """A fresh filter for `name` (filters keep state across one run)."""
+    base = name.removesuffix(GAP_SUFFIX)
+    if base == "uniform":
+        flt: Filter = Uniform()
+    elif base.startswith("diff-"):
+        flt = Difference(base.removeprefix("diff-"))
+    elif base == "adaptive" or base.startswith("adaptive-"):
+        feature = base.removeprefix("adaptive").removeprefix("-") or "pixel"
+        if feature not in FEATURES:
+            raise UserError(f"unknown difference feature {feature!r} "
+                            f"(one of {', '.join(FEATURES)})")
+        flt = Adaptive(feature)
+    elif base == "empty":
+        flt = EmptyScene()
+    elif base == "cascade":
+        flt = Cascade()
+    elif base == "ours":
+        flt = ClosedLoop()
+    else:
+        raise UserError(f"unknown filter {name!r} (one of {', '.join(filter_names())}; "
+                        f"add {GAP_SUFFIX!r} for the max-gap guard)")
+    return MaxGap(flt) if name.endswith(GAP_SUFFIX) else flt
+
+
+__all__ = ["Decision", "Filter", "Profile", "filter_names", "make_filter"]
