@@ -8,8 +8,10 @@ import cv2
 import numpy as np
 import pytest
 
+from syslab.common.data import lab_data
 from syslab.common.errors import UserError
-from syslab.video.detectors import COCO_NAMES, Detector
+from syslab.video.decode import frames, write_video
+from syslab.video.detectors import COCO_NAMES, Detector, load_detector
 from syslab.video.query import parse_query
 from syslab.video.reference import (
     reference_answers,
@@ -176,3 +178,29 @@ def test_reference_answers_are_smoothed_counts(clip: Path, tmp_path: Path) -> No
 def test_missing_video(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="does not exist"):
         reference_detections(tmp_path / "nope.mp4", CountingDetector(), cache_dir=tmp_path)
+
+
+def test_not_a_video(tmp_path: Path) -> None:
+    bad = tmp_path / "clip.mp4"
+    bad.write_bytes(b"definitely not a video" * 50)
+    with pytest.raises(UserError, match="clip.mp4"):
+        reference_detections(bad, CountingDetector(), cache_dir=tmp_path, progress=False)
+
+
+DATA = lab_data("video")
+
+
+@pytest.mark.skipif(DATA is None or not (DATA / "models").is_dir(),
+                    reason="needs the video lab's shared data (models and clips)")
+def test_reference_on_a_real_clip(tmp_path: Path) -> None:
+    # The first 16 frames of the highway clip, re-encoded: the real decode -> Yolo-Fastest-XL
+    # -> count -> median path, small enough for a unit test.
+    head = [f.bgr for f in frames(DATA / "highway_bgslibrary_video02.avi", limit=16)]
+    clip = tmp_path / "head.mp4"
+    write_video(clip, head, 25)
+    det = load_detector("yolo-fastest-xl")
+    q = parse_query("count:car,truck,bus", det.classes)
+    run = reference_run(clip, det, cache_dir=tmp_path, progress=False)
+    assert len(run.dets) == 16 and run.cpu_s.shape == (16,) and run.cpu_s.sum() > 0
+    got = reference_answers(clip, det, q, cache_dir=tmp_path, progress=False)
+    assert got.shape == (16,) and (got >= 1).all()  # the road is never empty

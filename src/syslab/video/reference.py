@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from syslab.common.errors import UserError
+from syslab.video import decode
 from syslab.video.detectors import Detector
 from syslab.video.query import Query, counts
 
@@ -125,43 +126,6 @@ def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
 
 
-def _frame_count(path: Path) -> int | None:
-    # Only for the progress bar's total: a container's own count, which may be missing.
-    import cv2
-
-    cap = cv2.VideoCapture(str(path))
-    try:
-        n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if cap.isOpened() else 0
-    finally:
-        cap.release()
-    return n if n > 0 else None
-
-
-def _frames(path: Path):
-    """BGR frames of `path` in order."""
-    try:
-        from syslab.video import decode
-    except ImportError:
-        decode = None
-    if decode is not None:
-        for frame in decode.frames(path, color=True):
-            yield frame.bgr
-        return
-    import cv2  # until syslab.video.decode lands
-
-    cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened():
-        raise UserError(f"cannot open video {path}")
-    try:
-        while True:
-            ok, bgr = cap.read()
-            if not ok:
-                break
-            yield bgr
-    finally:
-        cap.release()
-
-
 def _run(path: Path, detector: Detector, progress: bool) -> tuple[list[np.ndarray], np.ndarray]:
     dets: list[np.ndarray] = []
     cpu: list[float] = []
@@ -169,8 +133,11 @@ def _run(path: Path, detector: Detector, progress: bool) -> tuple[list[np.ndarra
                TimeRemainingColumn())
     console = Console(stderr=True)
     with Progress(*columns, console=console, transient=True, disable=not progress) as bar:
-        task = bar.add_task(f"{detector.name} on {path.name}", total=_frame_count(path))
-        for bgr in _frames(path):
+        # The container's frame count is only for the bar (None: unknown, a spinner).
+        task = bar.add_task(f"{detector.name} on {path.name}",
+                            total=decode.probe(path).frames or None)
+        for frame in decode.frames(path, color=True):
+            bgr = frame.bgr
             # process_time: CPU of this process, so other load on the shared machine does
             # not inflate it; the detectors run single-threaded, so it is the detector's.
             t0 = time.process_time()
