@@ -23,7 +23,7 @@ from syslab.video.detectors import (
     load_detector,
     models_dir,
 )
-from syslab.video.workloads import OBJECT_COLOURS
+from syslab.video.workloads import OBJECT_COLOURS, synthesize
 
 DATA = lab_data("video")
 MODELS = DATA / "models" if DATA is not None else None
@@ -122,6 +122,31 @@ def test_blobs_nothing_on_an_empty_frame_and_specks_ignored() -> None:
     assert blob.detect(jpeg(empty)).shape == (0, 6)
     specks = drawn_frame([("car", (10, 10, 14, 14)), ("bus", (50, 50, 52, 90))])
     assert blob.detect(jpeg(specks)).shape == (0, 6)
+
+
+def test_blobs_half_in_view_rule_at_the_edges() -> None:
+    # Sizes are given at 640 wide (workloads.SIZES), so in these 320-wide frames a car is
+    # 30 x 15 and a person 9 x 20. Cut by an edge, an object counts with at least half of
+    # it in view, as the synthetic ground truth counts it.
+    rects = [("car", (0, 30, 20, 45)),  # 20 of 30 px wide: in
+             ("car", (310, 100, 320, 115)),  # 10 of 30: out
+             ("person", (150, 0, 159, 8)),  # 8 of 20 px high: out
+             ("person", (200, 228, 209, 240))]  # 12 of 20: in
+    frame = jpeg(drawn_frame(rects))
+    match(ColourBlobDetector().detect(frame), [rects[0], rects[3]])
+    match(ColourBlobDetector(sizes={}).detect(frame), rects)  # no rule: every blob
+
+
+def test_blobs_agree_with_the_generators_truth() -> None:
+    truth, images = synthesize(seconds=6, fps=10, width=320, height=180, seed=3)
+    blob = ColourBlobDetector()
+    dets = [blob.detect(jpeg(img)) for img in images]
+    for name in OBJECT_COLOURS:
+        found = np.array([(d[:, 5] == COCO_NAMES.index(name)).sum() for d in dets])
+        assert (found == truth.count([name])).mean() >= 0.95, name
+    total = np.array([len(d) for d in dets])
+    assert (total == truth.count(list(OBJECT_COLOURS))).mean() >= 0.95
+    assert truth.count(list(OBJECT_COLOURS)).max() >= 2  # the clip does have objects
 
 
 def test_blobs_report_coco_ids_from_names() -> None:

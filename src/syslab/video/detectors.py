@@ -325,16 +325,29 @@ class ColourBlobDetector(Detector):
     pixels just outside get 1/3; the palette's chromas are 140-200, so edges stay (>= 93)
     and the outside ring drops (<= 67) and boxes come out exact, while grey noise, even of
     sigma 15 per channel, stays far below. min_area 40 drops specks that survive the open.
+
+    Objects cut by the frame's edge follow the synthetic ground truth's rule: an object
+    counts while at least half of it is in view. With `sizes` (class -> full (w, h) at a
+    frame `size_width` pixels wide; default: the generator's `SIZES` at 640), a blob that
+    touches the left or right edge is reported only when it spans at least half its class's
+    width at this frame's scale (top/bottom edges: half its height). `sizes={}` reports
+    every blob.
     """
 
     name = "blobs"
 
     def __init__(self, palette: dict[str, tuple[int, int, int]] | None = None, *,
-                 min_chroma: int = 80, min_area: int = 40) -> None:
+                 min_chroma: int = 80, min_area: int = 40,
+                 sizes: dict[str, tuple[int, int]] | None = None,
+                 size_width: int = 640) -> None:
         if palette is None:
             from syslab.video.workloads import OBJECT_COLOURS
 
             palette = OBJECT_COLOURS
+        if sizes is None:
+            from syslab.video.workloads import SIZES  # "(w, h) at 640x360"
+
+            sizes, size_width = SIZES, 640
         unknown = [n for n in palette if n not in COCO_NAMES]
         if unknown:
             raise UserError(f"palette class {unknown[0]!r} is not a COCO class name")
@@ -349,12 +362,18 @@ class ColourBlobDetector(Detector):
         dist = np.abs(h - hues[None, :])
         self.hue_lut = (np.minimum(dist, 180 - dist).argmin(axis=1) + 1).astype(np.uint8)
         self.kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
+        # Per palette entry, its full size in units of the frame width (0: no edge rule).
+        self.rel_size = np.array([np.asarray(sizes.get(n, (0, 0)), np.float64) / size_width
+                                  for n in self.palette]).reshape(-1, 2)
+        self.sizes, self.size_width = dict(sizes), int(size_width)
         _single_thread()
 
     @property
     def signature(self) -> str:
         colours = ",".join(f"{n}={b}/{g}/{r}" for n, (b, g, r) in self.palette.items())
-        return f"{self.name} chroma={self.min_chroma} area={self.min_area} {colours}"
+        sizes = ",".join(f"{n}={w}x{h}" for n, (w, h) in self.sizes.items())
+        return (f"{self.name} chroma={self.min_chroma} area={self.min_area} {colours} "
+                f"half-in-view={sizes}@{self.size_width}")
 
     def detect(self, bgr: np.ndarray) -> np.ndarray:
         _check_frame(bgr)
@@ -388,6 +407,12 @@ class ColourBlobDetector(Detector):
             bx = stats[:, cv2.CC_STAT_LEFT] + x0
             by = stats[:, cv2.CC_STAT_TOP] + y0
             bw, bh = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
+            full_w, full_h = np.rint(self.rel_size[k] * width)
+            cut_x = (bx == 0) | (bx + bw == width)
+            cut_y = (by == 0) | (by + bh == height)
+            # The truth's rule, 2 * visible >= full size, on the cut side(s) only.
+            keep = ~(cut_x & (2 * bw < full_w)) & ~(cut_y & (2 * bh < full_h))
+            bx, by, bw, bh, stats = bx[keep], by[keep], bw[keep], bh[keep], stats[keep]
             # Score: the share of its box the blob fills (1.0 for a clean rectangle).
             fill = stats[:, cv2.CC_STAT_AREA] / (bw * bh)
             rows.append(np.column_stack([bx, by, bx + bw, by + bh, fill,
