@@ -4,9 +4,9 @@
 
 Every model detector (Yolo-Fastest-1.1-XL, the lab's reference; Yolo-Fastest-1.1;
 FastestDet) runs on `--frames` frames spread evenly over each real clip in the shared data;
-the colour-blob detector runs on synthetic frames drawn here (flat palette rectangles over
-a noisy grey texture, JPEG q80 as the camera sends them), where its count is also checked
-against the drawn truth. Cost is `time.process_time` around `detect` alone (decoding by
+the colour-blob detector runs on frames of a synthetic clip (`workloads.synthesize`, JPEG
+q80 as the camera sends them), where its count is also checked against the generator's
+exact truth. Cost is `time.process_time` around `detect` alone (decoding by
 `syslab.video.decode` excluded), one pass over the frames per repeat, median of
 `--repeats`: CPU time, because the 2-core machine is shared and wall time swings with the
 other load (recorded before and after). Everything runs on one thread
@@ -36,7 +36,7 @@ from syslab.common.records import update_json
 from syslab.common.report import Table
 from syslab.video.decode import frames, probe
 from syslab.video.detectors import COCO_NAMES, ColourBlobDetector, load_detector
-from syslab.video.workloads import OBJECT_COLOURS
+from syslab.video.workloads import CLASSES, synthesize
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 CLIPS = ("highway_bgslibrary_video02.avi", "car-detection.mp4",
@@ -56,38 +56,19 @@ def clip_frames(path: Path, n: int) -> list[np.ndarray]:
     return list(itertools.islice(kept, n))
 
 
-def synthetic_frames(n: int, seed: int = 0, size: tuple[int, int] = (640, 360)):
-    """Frames like the synthetic clips': 0-5 palette rectangles moving over a noisy grey
-    texture, JPEG q80 round trip; returns the frames and each frame's true object count."""
-    rng = np.random.default_rng(seed)
-    w, h = size
-    base = cv2.resize(rng.uniform(50, 200, (18, 32)).astype(np.float32), (w, h),
-                      interpolation=cv2.INTER_CUBIC)
-    names = list(OBJECT_COLOURS)
-    objects = [(names[i % len(names)], rng.uniform(0, w - 80), rng.uniform(0, h - 60),
-                rng.uniform(-4, 4), rng.uniform(-2, 2), rng.integers(20, 80), rng.integers(15, 60))
-               for i in range(5)]
-    images, truth = [], []
-    for t in range(n):
-        img = np.clip(base[:, :, None] + rng.normal(0, 8, (h, w, 3)), 0, 255).astype(np.uint8)
-        taken = np.zeros((h, w), bool)
-        shown = 0
-        for k, (name, x, y, vx, vy, bw, bh) in enumerate(objects):
-            if (t // 20 + k) % 3 == 0:  # objects come and go, so counts vary 0..5
-                continue
-            x1 = int(x + vx * t) % (w - bw)
-            y1 = int(y + vy * t) % (h - bh)
-            # Leave out an object that would touch one already drawn (2-pixel margin):
-            # every object is then one separate blob and the drawn count is exact truth.
-            if taken[max(y1 - 2, 0):y1 + bh + 2, max(x1 - 2, 0):x1 + bw + 2].any():
-                continue
-            taken[y1:y1 + bh, x1:x1 + bw] = True
-            img[y1:y1 + bh, x1:x1 + bw] = OBJECT_COLOURS[name]
-            shown += 1
-        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 80])
-        images.append(cv2.imdecode(buf, cv2.IMREAD_COLOR))
-        truth.append(shown)
-    return images, np.array(truth)
+def synthetic_frames(n: int, seed: int = 0) -> tuple[list[np.ndarray], np.ndarray]:
+    """`n` frames spread over a 40 s 640x360 synthetic clip (`workloads.synthesize`), each
+    through a JPEG q80 round trip as the camera sends it, and their true object counts."""
+    truth, images = synthesize(seconds=40, fps=15, width=640, height=360, seed=seed)
+    step = max(truth.n_frames // n, 1)
+    picked = list(range(0, truth.n_frames, step))[:n]
+    wanted = set(picked)
+    out = []
+    for i, img in enumerate(images):
+        if i in wanted:
+            ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 80])
+            out.append(cv2.imdecode(buf, cv2.IMREAD_COLOR))
+    return out, truth.count(CLASSES)[picked]
 
 
 def time_detector(det, images: list[np.ndarray], repeats: int) -> tuple[list[float], list]:
@@ -138,7 +119,7 @@ def main() -> None:
     ms = statistics.median(runs)
     h, w = drawn[0].shape[:2]
     rows.append({
-        "detector": "blobs", "clip": "synthetic (drawn, JPEG q80)", "resolution": f"{w}x{h}",
+        "detector": "blobs", "clip": "synthetic seed 0 (JPEG q80)", "resolution": f"{w}x{h}",
         "frames": len(drawn), "ms_per_frame": ms, "fps_per_core": 1000 / ms, "runs_ms": runs,
         "dets_per_frame": float(found.mean()), "signature": blob.signature,
         "count_exact": float((found == truth).mean()),
