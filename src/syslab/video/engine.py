@@ -9,14 +9,23 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
+import cv2
 import numpy as np
 
+from syslab.common.errors import UserError
+from syslab.video.decode import downscale, frames, probe
+from syslab.video.detectors import Detector
 from syslab.video.filters.base import Filter, Profile
 from syslab.video.filters.replay import estimates, replay
 from syslab.video.metrics import summarize
+from syslab.video.query import Query
+from syslab.video.reference import reference_answers
 
 PROFILE_FRACTION = 0.2  # thresholds and models learn on the first 20 % of a clip only
+SMALL_WIDTH = 160  # filters see brightness frames this wide (features cost µs here)
+THUMB = (64, 36)  # the cascade's colour thumbnails (width, height)
 
 
 @dataclass
@@ -63,3 +72,27 @@ def evaluate(flt: Filter, clip: ClipData, target: float,
             "filter_cpu_ms_per_frame": 1e3 * run_s / max(1, len(small)),
             "settled_locally": int(np.count_nonzero(known >= 0))}
     return out
+
+
+def load_clip(path: Path, detector: Detector, query: Query, *, smooth_window: int = 9,
+              thumbs: bool = True, progress: bool = True) -> ClipData:
+    """Decode a clip into what filters see, with the reference's smoothed answers.
+
+    The reference run (the detector on every frame) is cached (`reference`), so only the
+    decode is paid again.
+    """
+    info = probe(path)
+    labels = reference_answers(Path(path), detector, query, smooth_window, progress=progress)
+    small, thumb = [], []
+    for f in frames(path, color=thumbs):
+        small.append(downscale(f.gray, SMALL_WIDTH))
+        if thumbs:
+            thumb.append(cv2.resize(f.bgr, THUMB, interpolation=cv2.INTER_AREA))
+    n = min(len(small), len(labels))
+    if n == 0:
+        raise UserError(f"{path}: no frames decoded")
+    return ClipData(
+        name=Path(path).stem, small=np.stack(small[:n]), labels=labels[:n], fps=info.fps,
+        kind=query.kind if query.kind != "boxes" else "count",
+        thumbs=np.stack(thumb[:n]) if thumbs else None,
+    )

@@ -1,6 +1,6 @@
 """Frame filters, one small file each, behind `base.Filter`.
 
-Names: `uniform`, `diff-<feature>` (pixel, mse, area, edge, corner, hist), `adaptive`
+Names: `all` (every frame: the reference pipeline), `uniform`, `diff-<feature>` (pixel, mse, area, edge, corner, hist), `adaptive`
 (Reducto, pixel feature; `adaptive-<feature>` for another), `empty`, `cascade`, `ours`;
 `<name>+gap` wraps any of them in the max-gap guard (2 s).
 """
@@ -22,15 +22,17 @@ GAP_SUFFIX = "+gap"
 
 
 def filter_names() -> list[str]:
-    return (["uniform"] + [f"diff-{f}" for f in FEATURES] + ["adaptive", "empty", "cascade",
+    return (["all", "uniform"] + [f"diff-{f}" for f in FEATURES] + ["adaptive", "empty", "cascade",
                                                              "ours"])
 
 
 def make_filter(name: str) -> Filter:
     """A fresh filter for `name` (filters keep state across one run)."""
     base = name.removesuffix(GAP_SUFFIX)
-    if base == "uniform":
-        flt: Filter = Uniform()
+    if base == "all":
+        flt: Filter = Uniform(1)
+    elif base == "uniform":
+        flt = Uniform()
     elif base.startswith("diff-"):
         flt = Difference(base.removeprefix("diff-"))
     elif base == "adaptive" or base.startswith("adaptive-"):
