@@ -106,8 +106,11 @@ def test_downscale_keeps_the_aspect_ratio() -> None:
     gray = np.random.default_rng(0).integers(0, 256, (360, 640), dtype=np.uint8)
     assert downscale(gray).shape == (90, 160)
     assert downscale(gray, 320).shape == (180, 320)
+    # a non-integer factor rounds down to an integer one: at least `width` wide
+    assert downscale(np.zeros((432, 768), np.uint8)).shape == (108, 192)
+    assert downscale(np.zeros((432, 768, 3), np.uint8), 64).shape == (36, 64, 3)
     small = downscale(np.full((240, 320), 77, np.uint8), 100)
-    assert small.shape == (75, 100) and small.dtype == np.uint8 and (small == 77).all()
+    assert small.shape == (80, 106) and small.dtype == np.uint8 and (small == 77).all()
     assert downscale(gray, 640) is gray
 
 

@@ -11,7 +11,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from syslab.common.errors import UserError
@@ -25,7 +24,7 @@ from syslab.video.reference import reference_answers
 
 PROFILE_FRACTION = 0.2  # thresholds and models learn on the first 20 % of a clip only
 SMALL_WIDTH = 160  # filters see brightness frames this wide (features cost µs here)
-THUMB = (64, 36)  # the cascade's colour thumbnails (width, height)
+THUMB_WIDTH = 64  # the cascade's colour thumbnails are at least this wide
 
 
 @dataclass
@@ -87,7 +86,7 @@ def load_clip(path: Path, detector: Detector, query: Query, *, smooth_window: in
     for f in frames(path, color=thumbs):
         small.append(downscale(f.gray, SMALL_WIDTH))
         if thumbs:
-            thumb.append(cv2.resize(f.bgr, THUMB, interpolation=cv2.INTER_AREA))
+            thumb.append(downscale(f.bgr, THUMB_WIDTH))
     n = min(len(small), len(labels))
     if n == 0:
         raise UserError(f"{path}: no frames decoded")

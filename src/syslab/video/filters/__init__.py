@@ -1,8 +1,9 @@
 """Frame filters, one small file each, behind `base.Filter`.
 
-Names: `all` (every frame: the reference pipeline), `uniform`, `diff-<feature>` (pixel, mse, area, edge, corner, hist), `adaptive`
-(Reducto, pixel feature; `adaptive-<feature>` for another), `empty`, `cascade`, `ours`;
-`<name>+gap` wraps any of them in the max-gap guard (2 s).
+Names: `all` (every frame: the reference pipeline), `uniform`, `diff-<feature>` (pixel,
+mse, area, edge, corner, hist), `adaptive` (Reducto, pixel feature; `adaptive-<feature>`
+for another), `empty`, `cascade`, `ours`; `<name>+gap` wraps any of them in the max-gap
+guard (2 s).
 """
 
 from __future__ import annotations

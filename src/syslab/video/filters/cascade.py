@@ -22,8 +22,6 @@ from torch import nn
 from syslab.video.features import mse
 from syslab.video.filters.base import REUSE, SEND, Decision, Filter, Profile
 
-THUMB = (64, 36)  # width, height of the thumbnails the camera makes for the CNN
-
 
 class TinyCNN(nn.Module):
     def __init__(self, classes: int):
