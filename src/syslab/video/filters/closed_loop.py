@@ -39,14 +39,17 @@ class ClosedLoop(Filter):
     description = ("ours: the sending gap steered by the answers that come back (AIMD on the "
                    "estimated accuracy), a difference trigger, an empty-scene gate")
 
-    def __init__(self, feature: str = "pixel", margin: float = 0.04, max_gap_s: float = 4.0,
-                 window_s: float = 5.0, trigger_factor: float = 2.0, empty_gate: bool = True):
+    def __init__(self, feature: str = "pixel", margin: float = 0.02, max_gap_s: float = 4.0,
+                 window_s: float = 5.0, trigger_factor: float = 2.0, prior_pairs: float = 5.0,
+                 empty_gate: bool = True):
         self.feature = feature
         self.fn = FEATURES[feature]
         self.margin = margin  # aim this far above the target: the estimate is optimistic
         self.max_gap_s = max_gap_s
         self.window_s = window_s  # how far back answers count (one segment)
         self.trigger_factor = trigger_factor
+        self.prior_pairs = prior_pairs
+        self.prior = np.ones(2)
         self.gate = EmptyScene() if empty_gate else None
         self.kind = "count"
         self.target = 0.9
@@ -61,6 +64,11 @@ class ClosedLoop(Filter):
             self.gate.fit(profile)
         # the trigger only catches big changes (an object entering between two samples):
         # twice the threshold a difference filter alone would need on the profile
+        labels = profile.labels
+        self.prior = np.ones(self.max_gap + 1)
+        for d in range(1, min(self.max_gap, len(labels) - 1) + 1):
+            self.prior[d] = frame_accuracy(self.kind, labels[d:], labels[:-d]).mean()
+        self.prior[len(labels):] = self.prior[min(len(labels), self.max_gap + 1) - 1]
         diffs = consecutive(self.feature, profile.small)
         self.trigger = self.trigger_factor * most_filtering(
             lambda t: Difference(self.feature, t), diff_candidates(diffs),
@@ -96,34 +104,32 @@ class ClosedLoop(Filter):
         self.gap = self._best_gap()
 
     def _best_gap(self) -> int:
-        """The widest gap whose expected accuracy, from the recent answers, meets the aim.
+        """The widest gap whose expected accuracy meets the aim.
 
         D(d), how well an answer still holds d frames later, is measured on every pair of
-        recent answers (d = their distance); D(0) = 1 and D is interpolated between the
-        distances seen. A frame d after the last one sent is answered with accuracy D(d),
-        so a gap g gives the mean of D(0 .. g-1).
+        recent answers d frames apart, blended with the profile's D(d) (exact there: every
+        frame's answer is known) weighted as `prior_pairs` pairs per distance, so that a few
+        noisy pairs cannot swing the gap, while a scene that turns busier or calmer than
+        the profile moves it within a window. A frame d after the last one sent is
+        answered with accuracy D(d), so a gap g gives the mean of D(0 .. g-1).
         """
-        if len(self.history) < 3:
-            return max(1, self.gap // 2)  # too little seen: be careful
-        idx = np.fromiter((i for i, _ in self.history), dtype=np.int64)
-        ans = np.fromiter((a for _, a in self.history), dtype=np.int64)
-        i, j = np.triu_indices(len(idx), 1)
-        dist = idx[j] - idx[i]
-        acc = frame_accuracy(self.kind, ans[j], ans[i])
-        order = np.argsort(dist, kind="stable")
-        dist, acc = dist[order], acc[order]
-        uniq, start = np.unique(dist, return_index=True)
-        mean = np.add.reduceat(acc, start) / np.diff(np.append(start, len(acc)))
-        # running minimum: an answer does not get better the older it is (and it keeps
-        # the noisy far distances from claiming a long gap is safe)
-        mean = np.minimum.accumulate(mean)
-        d = np.arange(self.max_gap + 1)
-        curve = np.interp(d, np.concatenate(([0], uniq)), np.concatenate(([1.0], mean)),
-                          right=mean[-1])
+        curve = self.prior.copy()
+        if len(self.history) >= 2:
+            idx = np.fromiter((i for i, _ in self.history), dtype=np.int64)
+            ans = np.fromiter((a for _, a in self.history), dtype=np.int64)
+            i, j = np.triu_indices(len(idx), 1)
+            dist = idx[j] - idx[i]
+            near = dist <= self.max_gap
+            acc = frame_accuracy(self.kind, ans[j][near], ans[i][near])
+            n = np.bincount(dist[near], minlength=self.max_gap + 1)
+            total = np.bincount(dist[near], weights=acc, minlength=self.max_gap + 1)
+            curve = (self.prior_pairs * self.prior + total) / (self.prior_pairs + n)
+        # an answer does not get better the older it is
+        curve = np.minimum.accumulate(curve)
         expected = np.cumsum(curve)[:-1] / np.arange(1, self.max_gap + 1)
         ok = np.flatnonzero(expected >= self.target + self.margin)
-        # grow by at most 2x per answer: distances beyond twice the gap are barely seen
         best = int(ok[-1]) + 1 if ok.size else 1
+        # grow by at most 2x per answer: distances beyond twice the gap are barely seen
         return max(1, min(best, 2 * self.gap, self.max_gap))
 
     def describe(self) -> str:
