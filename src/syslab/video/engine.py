@@ -20,7 +20,7 @@ from syslab.video.filters.base import Filter, Profile
 from syslab.video.filters.replay import estimates, replay
 from syslab.video.metrics import summarize
 from syslab.video.query import Query
-from syslab.video.reference import reference_answers
+from syslab.video.reference import CACHE_DIR, reference_answers
 
 PROFILE_FRACTION = 0.2  # thresholds and models learn on the first 20 % of a clip only
 SMALL_WIDTH = 160  # filters see brightness frames this wide (features cost µs here)
@@ -74,14 +74,16 @@ def evaluate(flt: Filter, clip: ClipData, target: float,
 
 
 def load_clip(path: Path, detector: Detector, query: Query, *, smooth_window: int = 9,
-              thumbs: bool = True, progress: bool = True) -> ClipData:
+              thumbs: bool = True, progress: bool = True,
+              cache_dir: Path = CACHE_DIR) -> ClipData:
     """Decode a clip into what filters see, with the reference's smoothed answers.
 
     The reference run (the detector on every frame) is cached (`reference`), so only the
     decode is paid again.
     """
     info = probe(path)
-    labels = reference_answers(Path(path), detector, query, smooth_window, progress=progress)
+    labels = reference_answers(Path(path), detector, query, smooth_window, progress=progress,
+                               cache_dir=cache_dir)
     small, thumb = [], []
     for f in frames(path, color=thumbs):
         small.append(downscale(f.gray, SMALL_WIDTH))
@@ -95,3 +97,26 @@ def load_clip(path: Path, detector: Detector, query: Query, *, smooth_window: in
         kind=query.kind if query.kind != "boxes" else "count",
         thumbs=np.stack(thumb[:n]) if thumbs else None,
     )
+
+
+def uniform_curve(clip: ClipData, fraction: float = PROFILE_FRACTION, max_every: int = 60
+                  ) -> list[dict]:
+    """Uniform sampling at every rate 1-in-1 .. 1-in-`max_every`, scored on the part after
+    the profile: the baseline curve filters are compared with at equal accuracy."""
+    from syslab.video.filters.uniform import Uniform
+
+    k = clip.split(fraction)
+    labels, small = clip.labels[k:], clip.small[k:]
+    out = []
+    for every in range(1, max_every + 1):
+        sent, known = replay(Uniform(every), small, labels)
+        acc = summarize(clip.kind, labels, estimates(labels, sent, known), sent, clip.fps, 1.0)
+        out.append({"every": every, "accuracy": acc["accuracy"],
+                    "fraction_filtered": acc["fraction_filtered"]})
+    return out
+
+
+def best_uniform_at(curve: list[dict], accuracy: float) -> dict | None:
+    """The uniform rate that filters most while at least as accurate as `accuracy`."""
+    ok = [c for c in curve if c["accuracy"] >= accuracy - 1e-12]
+    return max(ok, key=lambda c: c["fraction_filtered"]) if ok else None
