@@ -161,8 +161,8 @@ def models() -> None:
     rows = []
     for det, files in MODEL_FILES.items():
         for f in files:
-            rows.append({"detector": det, "file": f.name, "status": check_model_file(where, f),
-                         "source": f"{f.repo}, {f.path}", "licence": f.licence})
+            rows.append({"detector": det, "file": f.file, "status": check_model_file(where, f),
+                         "source": f"{f.source}, {f.path}", "licence": f.licence})
     console = _console()
     console.print(f"models folder: {where} ($SYSLAB_DATA/video/models, else "
                   "../shared/data/video/models)")
@@ -189,3 +189,82 @@ def generate(
     counts = truth.count(["car", "truck", "bus", "person"])
     _console().print(f"wrote {out} ({len(counts)} frames, {(counts == 0).mean():.0%} empty, "
                      f"up to {counts.max()} objects) and its truth beside it")
+
+
+# --- the two-process pipeline: `serve` (the detector) and `camera` (the filter) ------------
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(0, "--port", "-p", help="TCP port; 0 = any free port (printed)."),
+    detector: str = typer.Option("yolo-fastest-xl", "--detector", "-d",
+                                 help="The detector to serve: yolo-fastest-xl, yolo-fastest, "
+                                      "fastestdet, blobs."),
+) -> None:
+    """Run the analytics server: cameras send frames, it answers their queries (until
+    SIGTERM or Ctrl-C)."""
+    from syslab.video.detectors import load_detector
+    from syslab.video.server import serve as run_server
+
+    if not 0 <= port <= 65535:
+        raise UserError(f"--port must be in 0..65535, got {port}")
+    det = load_detector(detector)  # missing model files: one line, before binding
+
+    def announce(bound_host: str, bound_port: int) -> None:
+        # Plain print, flushed: scripts read the port from this first line.
+        print(f"serving {det.name} on {bound_host}:{bound_port}", flush=True)
+
+    stats = run_server(det, host, port, announce=announce)
+    print(f"stopped: {stats.frames} frames from {stats.connections} connections "
+          f"({stats.errors} refused), detector CPU {stats.detect_cpu_s:.2f} s", flush=True)
+
+
+@app.command()
+def camera(
+    video: str = VIDEO,
+    server: str = typer.Option(..., "--server", "-s", help="HOST:PORT of `syslab video serve`."),
+    query: str | None = QUERY,
+    filter_name: str = typer.Option("ours", "--filter", "-f",
+                                     help="The filter the camera runs (syslab video filters)."),
+    target: float = TARGET, detector: str = DETECTOR, profile: float = PROFILE,
+    smooth: int = SMOOTH,
+    pace: bool = typer.Option(True, "--pace/--no-pace",
+                              help="Release frames at the clip's rate (a live camera), or as "
+                                   "fast as they decode (benchmarks)."),
+    json_out: Path | None = typer.Option(None, "--json", help="Also write the report as JSON."),
+) -> None:
+    """Be the camera: filter a clip's frames, send the chosen ones to a server, report the
+    cost (bytes, CPU on both sides), the lag and the live accuracy."""
+    import sys
+
+    from syslab.common.report import Table
+    from syslab.video.camera import REPORT_FORMATS, CameraStopped, parse_address, run_camera
+
+    check_target(target)
+    check_fraction(profile)
+    check_smooth(smooth)
+    names = check_filters(filter_name)
+    if len(names) != 1:
+        raise UserError(f"a camera runs one filter, got {len(names)}: {filter_name}")
+    host, port = parse_address(server)
+    path, q, det = resolve_inputs(video, query, detector)
+    console = _console()
+
+    def show(report: dict) -> None:
+        rows = [{"metric": key, "value": format(value, REPORT_FORMATS[key])
+                 if key in REPORT_FORMATS and isinstance(value, float) else str(value)}
+                for key, value in report.items() if value is not None]
+        console.print(Table(f"camera {report['clip']} -> {server}, {report['filter']}",
+                            ["metric", "value"], rows).to_rich())
+        if json_out:
+            json_out.parent.mkdir(parents=True, exist_ok=True)
+            json_out.write_text(json.dumps(report, indent=1))
+
+    try:
+        run = run_camera(path, host, port, q, det, names[0], target=target, pace=pace,
+                         smooth=smooth, fraction=profile, progress=sys.stderr.isatty())
+    except CameraStopped as stop:
+        show(stop.run.report)  # what was done before the server went away, then the error
+        raise
+    show(run.report)

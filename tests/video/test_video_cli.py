@@ -1,0 +1,119 @@
+"""`syslab video …` as a user meets it: tables on good input; one line and exit code 2,
+before any decoding, on bad input."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from syslab.cli import main
+from syslab.common.data import lab_data
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def syslab(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture):
+    """The `syslab` command line in-process: exit code, stdout, stderr."""
+    monkeypatch.setenv("COLUMNS", "200")
+
+    def run(*args: str | Path) -> Run:
+        monkeypatch.setattr(sys, "argv", ["syslab", *map(str, args)])
+        try:
+            main()
+            code = 0
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else 1
+        out, err = capsys.readouterr()
+        return Run(code, out, err)
+
+    return run
+
+
+def one_line_error(run: Run, *needles: str) -> None:
+    assert run.code == 2, run.out + run.err
+    lines = run.err.strip().splitlines()
+    assert len(lines) == 1, run.err
+    assert "Traceback" not in run.err
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+def test_run_on_a_generated_clip_prints_every_filter_and_writes_json(syslab, clip, tmp_path,
+                                                                     monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the reference cache goes under out/
+    out = tmp_path / "rows.json"
+    r = syslab("video", "run", "--video", clip.path, "--query", "count:car,truck,bus",
+               "--filter", "all,uniform,diff-pixel,ours", "--target", "0.8", "--smooth", "1",
+               "--json", out)
+    assert r.code == 0, r.err
+    assert "blobs" in r.out  # a generated clip gets the colour-blob reference
+    rows = json.loads(out.read_text())
+    assert [x["name"] for x in rows] == ["all", "uniform", "diff-pixel", "ours"]
+    assert rows[0]["accuracy"] == 1.0 and rows[0]["fraction_filtered"] == 0.0
+    assert all(0.0 <= x["fraction_filtered"] <= 1.0 for x in rows)
+
+
+def test_filters_and_models_list_what_there_is(syslab):
+    r = syslab("video", "filters")
+    assert r.code == 0 and "cascade" in r.out and "ours" in r.out
+    r = syslab("video", "models")
+    assert r.code == 0 and "yolo-fastest-1.1-xl.weights" in r.out
+
+
+def test_generate_writes_a_clip_and_its_truth(syslab, tmp_path):
+    out = tmp_path / "g.mp4"
+    r = syslab("video", "generate", "--out", out, "--seconds", "2", "--fps", "5", "--width",
+               "160", "--height", "96")
+    assert r.code == 0, r.err
+    assert out.exists() and any(p.name.startswith("g.mp4") and p != out
+                                for p in tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--video", "nope.mp4"], "nope.mp4"),
+    (["--filter", "bogus"], "unknown filter"),
+    (["--filter", "diff-bogus"], "difference feature"),
+    (["--target", "1.5"], "target accuracy"),
+    (["--profile", "0"], "profile share"),
+    (["--smooth", "4"], "smoothing window"),
+    (["--query", "count:unicorn"], "unicorn"),
+    (["--query", "tally:car"], "tally"),
+    (["--detector", "yolo-v99"], "yolo-v99"),
+])
+def test_bad_input_is_one_line_and_exit_2(syslab, clip, args, needle):
+    base = {"--video": str(clip.path), "--query": "count:car"}
+    for flag, value in zip(args[::2], args[1::2], strict=True):
+        base[flag] = value
+    r = syslab("video", "run", *[x for kv in base.items() for x in kv])
+    one_line_error(r, needle)
+
+
+def test_corrupt_video_is_one_line(syslab, tmp_path):
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"\x00\x01garbage" * 100)
+    one_line_error(syslab("video", "run", "--video", bad, "--detector", "blobs"), "bad.mp4")
+
+
+def test_missing_model_files_are_one_line(syslab, clip, tmp_path, monkeypatch):
+    (tmp_path / "video" / "models").mkdir(parents=True)
+    monkeypatch.setenv("SYSLAB_DATA", str(tmp_path))
+    r = syslab("video", "run", "--video", clip.path, "--detector", "yolo-fastest-xl")
+    one_line_error(r, "syslab video models")
+
+
+@pytest.mark.skipif(lab_data("video") is None, reason="needs the shared video clips and models")
+def test_run_on_a_real_clip_by_name(syslab, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = syslab("video", "run", "--video", "car-overhead", "--filter", "uniform,empty")
+    assert r.code == 0, r.err
+    assert "car-detection" in r.out and "empty" in r.out
