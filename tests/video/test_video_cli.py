@@ -63,6 +63,19 @@ def test_run_on_a_generated_clip_prints_every_filter_and_writes_json(syslab, cli
     assert all(0.0 <= x["fraction_filtered"] <= 1.0 for x in rows)
 
 
+def test_compare_writes_a_plot_and_results_per_clip(syslab, clip, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = syslab("video", "compare", "--video", f"{clip.path},{clip.avi}", "--query",
+               "presence:any", "--filter", "uniform,empty,ours", "--smooth", "1", "--out",
+               tmp_path / "cmp")
+    assert r.code == 0, r.err
+    assert (tmp_path / "cmp" / "tradeoff_1_synthetic.png").exists()
+    assert (tmp_path / "cmp" / "tradeoff_2_synthetic.png").exists()
+    report = json.loads((tmp_path / "cmp" / "results.json").read_text())
+    assert len(report) == 2 and len(report[0]["uniform_curve"]) == 60
+    assert "best uniform rate" in r.out
+
+
 def test_filters_and_models_list_what_there_is(syslab):
     r = syslab("video", "filters")
     assert r.code == 0 and "cascade" in r.out and "ours" in r.out

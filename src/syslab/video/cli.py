@@ -141,6 +141,50 @@ def run(
 
 
 @app.command()
+def compare(
+    video: str = typer.Option(..., "--video", "-v",
+                              help="Comma-separated video files or clip names."),
+    query: str | None = QUERY, target: float = TARGET, filter: str = FILTERS,
+    detector: str = DETECTOR, profile: float = PROFILE, smooth: int = SMOOTH,
+    out: Path = typer.Option(Path("out/video"), "--out", "-o",
+                             help="Folder for the plots and results.json."),
+) -> None:
+    """Filters × clips: a table per clip and a plot of accuracy vs frames filtered, with
+    uniform sampling's whole curve as the baseline."""
+    from syslab.video.engine import best_uniform_at, load_clip, uniform_curve
+    from syslab.video.plots import OURS, tradeoff
+
+    check_target(target)
+    check_fraction(profile)
+    check_smooth(smooth)
+    names = check_filters(filter)
+    inputs = [resolve_inputs(v, query, detector) for v in split_list(video)]
+    if not inputs:
+        raise UserError("no video given")
+    console = _console()
+    report = []
+    for k, (path, q, det) in enumerate(inputs, 1):
+        rows = evaluate_filters(path, q, det, names, target, profile, smooth, console)
+        clip = load_clip(path, det, q, smooth_window=smooth, thumbs=False, progress=False)
+        curve = uniform_curve(clip, profile)
+        figure = tradeoff(f"{path.stem}: {q}", curve, rows, target,
+                          out / f"tradeoff_{k}_{path.stem}")
+        console.print(results_table(f"{path.name}, target accuracy {target:g}", rows))
+        ours = next((r for r in rows if r["name"] == OURS), None)
+        if ours:
+            uni = best_uniform_at(curve, ours["accuracy"])
+            console.print(f"ours: {ours['fraction_filtered']:.1%} filtered at accuracy "
+                          f"{ours['accuracy']:.3f}; best uniform rate at least as accurate: "
+                          + (f"1 in {uni['every']}, {uni['fraction_filtered']:.1%} filtered"
+                             if uni else "none"))
+        console.print(f"[dim]figure: {figure}")
+        report.append({"video": str(path), "query": str(q), "rows": rows,
+                       "uniform_curve": curve, "figure": str(figure)})
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(report, indent=1))
+
+
+@app.command()
 def filters() -> None:
     """List the frame filters."""
     from syslab.common.report import Table
