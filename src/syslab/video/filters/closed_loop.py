@@ -44,8 +44,8 @@ class ClosedLoop(Filter):
     description = ("ours: the sending gap steered by the answers that come back, a difference "
                    "trigger, an empty-scene gate, a tiny CNN for the frames it would send")
 
-    def __init__(self, feature: str = "pixel", margin: float = 0.02, max_gap_s: float = 4.0,
-                 window_s: float = 5.0, trigger_factor: float = 2.0, prior_pairs: float = 5.0,
+    def __init__(self, feature: str = "pixel", margin: float = 0.05, max_gap_s: float = 4.0,
+                 window_s: float = 5.0, trigger_factor: float = 2.0, prior_pairs: float = 20.0,
                  empty_gate: bool = True, cnn: bool = True):
         self.feature = feature
         self.fn = FEATURES[feature]
