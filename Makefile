@@ -7,7 +7,7 @@ EXTRAS := cache,cdn,sched,video,dev
 # Real servers the CDN lab tests and benchmarks against (origins and baselines).
 APT_PACKAGES := nginx-light varnish wrk
 
-.PHONY: setup services demo test lint bench-cache bench-cdn bench-sched clean
+.PHONY: setup services demo test lint bench-cache bench-cdn bench-sched bench-video clean
 
 setup: $(STAMP)
 
@@ -59,6 +59,15 @@ bench-sched: setup
 	$(BIN)/python benchmarks/sched/all_traces.py --skip-philly-lp
 	$(BIN)/python benchmarks/sched/figures.py
 	$(BIN)/python benchmarks/sched/write_doc.py
+
+# The video lab: decode and detector speed, filtering on the shared clips, the two-process
+# pipeline (needs the shared clips and models), then docs/video.md.
+bench-video: setup
+	$(BIN)/python benchmarks/video/decode.py
+	$(BIN)/python benchmarks/video/detectors.py
+	$(BIN)/python benchmarks/video/filtering.py
+	$(BIN)/python benchmarks/video/pipeline.py
+	$(BIN)/python benchmarks/video/write_doc.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache
