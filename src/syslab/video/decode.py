@@ -323,13 +323,14 @@ def write_video(
     crf: int = 23,
     preset: str = "medium",
     gop: int | None = None,
+    profile: str | None = None,
 ) -> int:
     """Encode BGR frames (all one even size) into `path`; returns the frames written.
 
-    libx264 uses constant quality `crf` at `preset`; other codecs (mpeg4) a fixed
-    quantizer crf / 6 (ffmpeg's -q:v, 2..31). `gop` is the keyframe interval in frames
-    (encoder default when None). MP4/MOV files get their index at the front, so a clip
-    cut short stays readable.
+    libx264 uses constant quality `crf` at `preset` (and H.264 `profile`, e.g. "baseline",
+    when given); other codecs (mpeg4) a fixed quantizer crf / 6 (ffmpeg's -q:v, 2..31).
+    `gop` is the keyframe interval in frames (encoder default when None). MP4/MOV files
+    get their index at the front, so a clip cut short stays readable.
     """
     path = Path(path)
     if not fps > 0:
@@ -357,7 +358,10 @@ def write_video(
         if gop:
             stream.codec_context.gop_size = int(gop)
         if codec == "libx264":
-            stream.codec_context.options = {"crf": str(crf), "preset": preset}
+            options = {"crf": str(crf), "preset": preset}
+            if profile:
+                options["profile"] = profile
+            stream.codec_context.options = options
         else:
             q = min(31, max(2, round(crf / 6)))
             stream.codec_context.options = {"flags": "+qscale", "global_quality": str(q * 118)}
