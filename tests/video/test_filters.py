@@ -150,3 +150,19 @@ def test_unknown_filter_is_a_user_error():
         make_filter("nope")
     with pytest.raises(UserError, match="difference feature"):
         make_filter("diff-nope")
+
+
+def test_closed_loop_counts_the_gap_from_the_last_frame_sent_not_answered():
+    # live, answers arrive late: with no answer back yet, frames right after a send must
+    # not all look overdue
+    clip = scene()
+    flt = make_filter("ours")
+    flt.fit(clip.profile(0.9, fraction=0.5))
+    flt.reset()
+    flt.gap = 5
+    busy = clip.small[100]  # a square in view: the empty-scene gate lets it through
+    assert flt.decide(0, busy).send
+    flt.sent(0, busy)
+    sends = [flt.decide(i, busy).send for i in range(1, 5)]  # same frame, no answer yet
+    assert sends == [False] * 4
+    assert flt.decide(5, busy).send

@@ -108,13 +108,15 @@ class ClosedLoop(Filter):
         return REUSE
 
     def sent(self, index: int, small: np.ndarray) -> None:
+        # the gap counts from the last frame *sent*: live, its answer comes back later,
+        # and counting from the last answer would make every frame look overdue
         self.last = small
+        self.last_index = index
 
     def answered(self, index: int, answer: int) -> None:
         self.history.append((index, answer))
         while self.history and self.history[0][0] < index - self.window:
             self.history.popleft()
-        self.last_index = index
         self.gap = self._best_gap()
 
     def _best_gap(self) -> int:
