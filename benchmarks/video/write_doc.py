@@ -108,8 +108,8 @@ def decode(r: dict) -> str:
     m = r["machine"]
     return (
         f"CPU time per frame, one decoding thread, best of {r['repeats']} passes; load average "
-        f"{m['load_before'][0]:.1f} before, {m['load_after'][0]:.1f} after. The 720p clip is "
-        f"{r['clip_720p']['origin']}, {r['clip_720p']['encoding']}.\n\n"
+        f"{m['load_before'][0]:.1f} before, {m['load_after'][0]:.1f} after. The 720p clips "
+        f"are {r['origin_720p']}, {r['encoding_720p']}.\n\n"
         + markdown_table(["clip", "size", "codec", "mode", "ms/frame", "frames/s per core"], rows)
         + f"\n\nGoal ≥ {s['goal_fps_per_core']:.0f} frames/s per core at 720p: "
         + ", ".join(f"{k} {v:.0f} ({_yes(s['met_720p'].get(k))})"
@@ -133,17 +133,25 @@ def detectors(r: dict) -> str:
 
 
 def pipeline(r: dict) -> str:
-    rows = r.get("rows", [])
-    if not rows:
-        return "Not measured yet."
-    cols = [k for k in rows[0] if not isinstance(rows[0][k], (dict, list))]
-    body = [[f"{x[k]:.3g}" if isinstance(x[k], float) else str(x[k]) for k in cols]
-            for x in rows]
-    extra = {k: v for k, v in r.items() if k not in ("rows", "command")
-             and not isinstance(v, (dict, list))}
-    return (markdown_table(cols, body) + "\n\n"
-            + "; ".join(f"{k}: {v:.3g}" if isinstance(v, float) else f"{k}: {v}"
-                        for k, v in extra.items()) + _made_by(r))
+    rows = [[x["clip_name"], x["name"], "yes" if x["paced"] else "no",
+             f"{x['sent']}/{x['frames']}", f"{x['mb_sent']:.2f}",
+             f"{x['camera_cpu_ms_per_frame']:.2f}", f"{x['server_cpu_ms_per_frame']:.2f}",
+             f"{x['total_cpu_ms_per_frame']:.2f}",
+             f"{x['lag_p50_ms']:,.0f} / {x['lag_p95_ms']:,.0f}", f"{x['accuracy']:.3f}"]
+            for x in r["rows"]]
+    ratios = "; ".join(f"{s['clip']}: {s['cpu_ratio_all_over_ours']:.1f}x "
+                       f"({_yes(s['meets_goal'])})" for s in r["summary"])
+    return (
+        f"`syslab video serve` ({r['reference']}) and `syslab video camera` as two processes "
+        f"on loopback, JPEG quality 80, target {r['target']:g}; CPU per frame of the scored "
+        "part (camera: its whole process; server: from READY to the last ANSWER). `all` sends "
+        "every frame, unpaced (its lag is queueing); `ours` runs paced at the clip's rate.\n\n"
+        + markdown_table(["clip", "filter", "paced", "sent", "MB sent", "camera CPU ms",
+                          "server CPU ms", "total CPU ms", "lag p50 / p95 ms",
+                          "live accuracy"], rows)
+        + f"\n\nTotal CPU per frame, all / ours (goal ≥ {r['goal_cpu_ratio']:g}x): {ratios}."
+        + _made_by(r)
+    )
 
 
 BLOCKS = {"filtering": filtering, "empty": empty_and_cascade, "decode": decode,
