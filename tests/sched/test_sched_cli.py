@@ -10,13 +10,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from syslab.cli import main
 from syslab.common.errors import UserError
 from syslab.sched import plots
 from syslab.sched.cli import split_paths
@@ -28,42 +26,6 @@ from syslab.sched.workloads import generate, read_trace, write_trace
 
 A = "A (batch size 32)"
 POLICIES = ["fifo", "sjf", "srtf", "las", "las2d", "gittins"]
-
-
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-
-@pytest.fixture
-def syslab(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture):
-    """Run the `syslab` command line in-process; returns exit code, stdout and stderr."""
-
-    # Wide tables, whatever the terminal (xdist workers say 80 columns): no cell gets cut.
-    monkeypatch.setenv("COLUMNS", "250")
-
-    def run(*args: str | Path) -> Run:
-        monkeypatch.setattr(sys, "argv", ["syslab", *map(str, args)])
-        try:
-            main()
-            code = 0
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else 1
-        out, err = capsys.readouterr()
-        return Run(code, out, err)
-
-    return run
-
-
-def assert_one_line_error(run: Run, *needles: str) -> None:
-    assert run.code == 2, run.out + run.err
-    lines = run.err.strip().splitlines()
-    assert len(lines) == 1, run.err
-    assert "Traceback" not in run.err
-    for needle in needles:
-        assert needle in lines[0], lines[0]
 
 
 @pytest.fixture
@@ -134,7 +96,7 @@ def test_simulate_load_and_event_mode(syslab, trace: Path) -> None:
     assert all(r.code == 0 for r in runs), runs
     assert "3× load" in runs[1].out
 
-    def mean_jct(run: Run) -> float:
+    def mean_jct(run) -> float:
         row = next(line for line in run.out.splitlines() if line.startswith("│ srtf"))
         return float(row.split("│")[2])
 
@@ -241,29 +203,29 @@ def test_allocation_timeline_samples_large_traces(tmp_path: Path) -> None:
 # ---- bad input: one line, exit code 2 -------------------------------------------------------
 
 
-def test_unknown_policy(syslab, trace: Path) -> None:
-    assert_one_line_error(
+def test_unknown_policy(one_line_error, syslab, trace: Path) -> None:
+    one_line_error(
         syslab("sched", "simulate", "-t", trace, "-c", "pollux-64", "-p", "fifo,nope"),
         "unknown policy 'nope'", "fifo",
     )
 
 
-def test_missing_trace_file(syslab, tmp_path: Path) -> None:
+def test_missing_trace_file(one_line_error, syslab, tmp_path: Path) -> None:
     missing = tmp_path / "missing.csv"
-    assert_one_line_error(
+    one_line_error(
         syslab("sched", "simulate", "-t", missing, "-c", "pollux-64", "-p", "fifo"),
         str(missing),
     )
-    assert_one_line_error(
+    one_line_error(
         syslab("sched", "compare", "-t", missing, "-c", "pollux-64", "-p", "fifo",
                "--out", tmp_path / "o"),
         str(missing), "not found",
     )
 
 
-def test_malformed_trace_row(syslab, tmp_path: Path) -> None:
+def test_malformed_trace_row(one_line_error, syslab, tmp_path: Path) -> None:
     bad = write(tmp_path, "bad.csv", "arrival,gpus,work,unit\n0,1,100,seconds\n5,two,100,seconds\n")
-    assert_one_line_error(
+    one_line_error(
         syslab("sched", "simulate", "-t", bad, "-c", "pollux-64", "-p", "fifo"),
         f"{bad}:3", "gpus",
     )
@@ -274,23 +236,24 @@ def test_malformed_trace_row(syslab, tmp_path: Path) -> None:
     ("servers:\n  - {gpu: v100, count: 0, gpus_per_server: 4}\n", "'count' must be a positive"),
     ("servers:\n  - {gpu: v100, cnt: 2, gpus_per_server: 4}\n", "unknown field(s) cnt"),
 ])
-def test_bad_cluster_file(syslab, trace: Path, tmp_path: Path, text: str, needle: str) -> None:
+def test_bad_cluster_file(one_line_error, syslab, trace: Path, tmp_path: Path, text: str,
+                          needle: str) -> None:
     spec = write(tmp_path, "cluster.yaml", text)
-    assert_one_line_error(
+    one_line_error(
         syslab("sched", "simulate", "-t", trace, "-c", spec, "-p", "fifo"), str(spec), needle
     )
 
 
-def test_unknown_cluster_name(syslab, trace: Path) -> None:
-    assert_one_line_error(
+def test_unknown_cluster_name(one_line_error, syslab, trace: Path) -> None:
+    one_line_error(
         syslab("sched", "simulate", "-t", trace, "-c", "no-such-cluster", "-p", "fifo"),
         "no-such-cluster", "pollux-64",
     )
 
 
-def test_job_larger_than_cluster(syslab, trace: Path, tmp_path: Path) -> None:
+def test_job_larger_than_cluster(one_line_error, syslab, trace: Path, tmp_path: Path) -> None:
     spec = write(tmp_path, "tiny.yaml", "servers:\n  - {gpu: v100, count: 1, gpus_per_server: 2}\n")
-    assert_one_line_error(
+    one_line_error(
         syslab("sched", "simulate", "-t", trace, "-c", spec, "-p", "fifo"),
         "asks for", "GPUs",
     )
@@ -309,8 +272,9 @@ def test_job_larger_than_cluster(syslab, trace: Path, tmp_path: Path) -> None:
     (["--vc", "6214e9"], "Philly traces only"),
     (["--throughputs", "/no/such/tput.json"], "/no/such/tput.json"),
 ])
-def test_bad_engine_flags(syslab, trace: Path, flags: list[str], needle: str) -> None:
-    assert_one_line_error(
+def test_bad_engine_flags(one_line_error, syslab, trace: Path, flags: list[str],
+                          needle: str) -> None:
+    one_line_error(
         syslab("sched", "simulate", "-t", trace, "-c", "pollux-64", "-p", "fifo", *flags), needle
     )
 
@@ -321,10 +285,10 @@ def test_bad_engine_flags(syslab, trace: Path, flags: list[str], needle: str) ->
     (["--timeline-policy", "las"], "not among the compared policies"),
     (["--round", "0"], "round length must be positive"),
 ])
-def test_bad_compare_flags(syslab, trace: Path, tmp_path: Path, flags: list[str],
+def test_bad_compare_flags(one_line_error, syslab, trace: Path, tmp_path: Path, flags: list[str],
                            needle: str) -> None:
     out = tmp_path / "cmp"
-    assert_one_line_error(
+    one_line_error(
         syslab("sched", "compare", "-t", trace, "-c", "pollux-64", "-p", "fifo", "--out", out,
                *flags),
         needle,
@@ -332,12 +296,12 @@ def test_bad_compare_flags(syslab, trace: Path, tmp_path: Path, flags: list[str]
     assert not out.exists()  # nothing ran, nothing written
 
 
-def test_steps_trace_without_throughputs(syslab, steps_trace: Path, tmp_path: Path,
+def test_steps_trace_without_throughputs(one_line_error, syslab, steps_trace: Path, tmp_path: Path,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     empty = tmp_path / "data"
     empty.mkdir()
     monkeypatch.setenv("SYSLAB_DATA", str(empty))  # no Gavel table to fall back on
-    assert_one_line_error(
+    one_line_error(
         syslab("sched", "simulate", "-t", steps_trace, "-c", "pollux-64", "-p", "fifo"),
         "steps", "--throughputs",
     )
@@ -357,9 +321,10 @@ def test_steps_trace_with_throughputs_runs(syslab, steps_trace: Path, table_file
     (["--jobs", "10", "--lam", "10", "--format", "tsv"], "unknown output format 'tsv'"),
     (["--jobs", "10", "--lam", "10", "--distribution", "zipf"], "unknown job distribution"),
 ])
-def test_bad_generate_flags(syslab, tmp_path: Path, flags: list[str], needle: str) -> None:
+def test_bad_generate_flags(one_line_error, syslab, tmp_path: Path, flags: list[str],
+                            needle: str) -> None:
     out = tmp_path / "gen.csv"
-    assert_one_line_error(syslab("sched", "generate", *flags, "--out", out), needle)
+    one_line_error(syslab("sched", "generate", *flags, "--out", out), needle)
     assert not out.exists()
 
 

@@ -15,14 +15,12 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from syslab.cli import main
 from syslab.common.errors import UserError
 from syslab.video import protocol as wire
 from syslab.video.camera import CameraStopped, parse_address, run_camera
@@ -271,31 +269,6 @@ def test_camera_reconnects_when_the_server_comes_back(clip, det, query) -> None:
 
 
 # --- the command line -------------------------------------------------------------------------
-
-
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-
-@pytest.fixture
-def syslab(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture):
-    """The `syslab` command line in-process: exit code, stdout, stderr."""
-    monkeypatch.setenv("COLUMNS", "200")
-
-    def run(*args: str | Path) -> Run:
-        monkeypatch.setattr(sys, "argv", ["syslab", *map(str, args)])
-        try:
-            main()
-            code = 0
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else 1
-        out, err = capsys.readouterr()
-        return Run(code, out, err)
-
-    return run
 
 
 def _free_port() -> int:

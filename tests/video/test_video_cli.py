@@ -4,48 +4,10 @@ before any decoding, on bad input."""
 from __future__ import annotations
 
 import json
-import sys
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-from syslab.cli import main
 from syslab.common.data import lab_data
-
-
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-
-@pytest.fixture
-def syslab(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture):
-    """The `syslab` command line in-process: exit code, stdout, stderr."""
-    monkeypatch.setenv("COLUMNS", "200")
-
-    def run(*args: str | Path) -> Run:
-        monkeypatch.setattr(sys, "argv", ["syslab", *map(str, args)])
-        try:
-            main()
-            code = 0
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else 1
-        out, err = capsys.readouterr()
-        return Run(code, out, err)
-
-    return run
-
-
-def one_line_error(run: Run, *needles: str) -> None:
-    assert run.code == 2, run.out + run.err
-    lines = run.err.strip().splitlines()
-    assert len(lines) == 1, run.err
-    assert "Traceback" not in run.err
-    for needle in needles:
-        assert needle in lines[0], lines[0]
 
 
 def test_run_on_a_generated_clip_prints_every_filter_and_writes_json(syslab, clip, tmp_path,
@@ -103,7 +65,7 @@ def test_generate_writes_a_clip_and_its_truth(syslab, tmp_path):
     (["--query", "tally:car"], "tally"),
     (["--detector", "yolo-v99"], "yolo-v99"),
 ])
-def test_bad_input_is_one_line_and_exit_2(syslab, clip, args, needle):
+def test_bad_input_is_one_line_and_exit_2(syslab, one_line_error, clip, args, needle):
     base = {"--video": str(clip.path), "--query": "count:car"}
     for flag, value in zip(args[::2], args[1::2], strict=True):
         base[flag] = value
@@ -111,13 +73,13 @@ def test_bad_input_is_one_line_and_exit_2(syslab, clip, args, needle):
     one_line_error(r, needle)
 
 
-def test_corrupt_video_is_one_line(syslab, tmp_path):
+def test_corrupt_video_is_one_line(syslab, one_line_error, tmp_path):
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(b"\x00\x01garbage" * 100)
     one_line_error(syslab("video", "run", "--video", bad, "--detector", "blobs"), "bad.mp4")
 
 
-def test_missing_model_files_are_one_line(syslab, clip, tmp_path, monkeypatch):
+def test_missing_model_files_are_one_line(syslab, one_line_error, clip, tmp_path, monkeypatch):
     (tmp_path / "video" / "models").mkdir(parents=True)
     monkeypatch.setenv("SYSLAB_DATA", str(tmp_path))
     r = syslab("video", "run", "--video", clip.path, "--detector", "yolo-fastest-xl")
