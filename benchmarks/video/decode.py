@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -39,7 +38,7 @@ import numpy as np
 from rich.console import Console
 
 from syslab.common.data import lab_data
-from syslab.common.records import update_json
+from syslab.common.records import machine_record, update_json
 from syslab.common.report import Table
 from syslab.video.decode import frames, probe, write_video
 from syslab.video.workloads import CLIPS, synthesize
@@ -186,9 +185,7 @@ def main() -> None:
                          "Baseline profile (CAVLC, no B-frames, as low-end cameras)",
         "repeats": args.repeats, "rows": rows, "summary": summary,
         "research_ms_per_frame": RESEARCH_MS,
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
-                    "pyav": av.__version__, "opencv": cv2.__version__,
-                    "load_before": load_before, "load_after": os.getloadavg()},
+        "machine": machine_record(load_before, pyav=av.__version__, opencv=cv2.__version__),
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
     })
 

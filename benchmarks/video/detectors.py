@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
-import platform
 import statistics
 import sys
 import time
@@ -32,7 +31,7 @@ from rich.console import Console
 
 from syslab.common.data import lab_data
 from syslab.common.errors import UserError
-from syslab.common.records import update_json
+from syslab.common.records import machine_record, update_json
 from syslab.common.report import Table
 from syslab.video.decode import frames, probe
 from syslab.video.detectors import COCO_NAMES, ColourBlobDetector, load_detector
@@ -135,9 +134,7 @@ def main() -> None:
     update_json(RESULTS / "video.json", "detectors", {
         "command": " ".join(["python benchmarks/video/detectors.py", *sys.argv[1:]]),
         "frames": args.frames, "repeats": args.repeats, "rows": rows,
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
-                    "opencv": cv2.__version__, "load_before": load_before,
-                    "load_after": os.getloadavg()},
+        "machine": machine_record(load_before, opencv=cv2.__version__),
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
     })
 

@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import signal
 import subprocess
 import sys
@@ -46,7 +45,7 @@ from rich.console import Console
 
 from syslab.common.data import lab_data
 from syslab.common.errors import UserError
-from syslab.common.records import update_json
+from syslab.common.records import machine_record, update_json
 from syslab.common.report import Table
 from syslab.video.detectors import REFERENCE, load_detector
 from syslab.video.query import parse_query
@@ -169,9 +168,7 @@ def main() -> None:
         "command": " ".join(["python benchmarks/video/pipeline.py", *sys.argv[1:]]),
         "reference": REFERENCE, "target": args.target, "goal_cpu_ratio": GOAL,
         "ours_paced": not args.no_pace, "rows": rows, "summary": summary,
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
-                    "opencv": cv2.__version__, "load_before": load_before,
-                    "load_after": os.getloadavg()},
+        "machine": machine_record(load_before, opencv=cv2.__version__),
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
     })
 

@@ -41,3 +41,12 @@ def update_json(path: Path, key: str, value: object) -> Path:
     tmp.write_text(json.dumps(data, indent=1, sort_keys=True, default=float) + "\n")
     os.replace(tmp, path)
     return path
+
+
+def machine_record(load_before: tuple[float, float, float], **versions: str) -> dict:
+    """Where a benchmark ran: Python, cores, library versions, and the load average before
+    and after (this machine is shared: a busy neighbour shows here)."""
+    import platform
+
+    return {"python": platform.python_version(), "cpus": os.cpu_count(), **versions,
+            "load_before": list(load_before), "load_after": list(os.getloadavg())}
