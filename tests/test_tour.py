@@ -23,5 +23,6 @@ def test_tour_writes_report(tmp_path: Path) -> None:
     assert "cache: eviction policies" in page and "<table>" in page
     assert "cdn: one edge in front of an origin" in page
     assert "sched: GPU-cluster scheduling policies" in page
+    assert "video: frame filters before the detector" in page
     pngs = list((out / "figures").glob("*.png"))
-    assert len(pngs) == 6 and all(p.stat().st_size > 10_000 for p in pngs)
+    assert len(pngs) == 8 and all(p.stat().st_size > 10_000 for p in pngs)
