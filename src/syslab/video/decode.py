@@ -189,7 +189,7 @@ def _pyav_frames(info: VideoInfo, color: bool, keyframes_only: bool,
         if keyframes_only:
             ctx.skip_frame = "NONKEY"
         fps = info.fps
-        # AVI stores no presentation times (ffmpeg numbers its packets, and placeholder
+        # AVI stores no presentation times (ffmpeg numbers its packets, and the 1-byte
         # packets for dropped frames shift those numbers), so there a keyframe's number
         # is the count of frame-bearing packets before it; other containers carry real
         # presentation times, exact also for open GOPs.
@@ -210,7 +210,7 @@ def _pyav_frames(info: VideoInfo, color: bool, keyframes_only: bool,
                                 f"{n} ({_error_text(err)})") from None
             if keyframes_only and packet.size:  # (size 0: the final flush packet)
                 if packet.size == 1:
-                    continue  # AVI's placeholder for a dropped frame: no picture in it
+                    continue  # AVI marks a dropped frame with a 1-byte packet: no picture in it
                 if not packet.is_keyframe:
                     packets_seen += 1
                     continue
