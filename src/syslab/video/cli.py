@@ -92,7 +92,8 @@ def resolve_inputs(video: str, query: str | None, detector: str):
 
 
 def evaluate_filters(path: Path, q, det, names: list[str], target: float, fraction: float,
-                     smooth: int, console: Console) -> list[dict]:
+                     smooth: int, console: Console):
+    """Every filter replayed over the clip: (rows, the clip as filters saw it)."""
     from syslab.video.engine import evaluate, load_clip
     from syslab.video.filters import make_filter
 
@@ -107,7 +108,7 @@ def evaluate_filters(path: Path, q, det, names: list[str], target: float, fracti
         r = evaluate(flt, clip, target, fraction)
         r["name"] = name
         rows.append(r)
-    return rows
+    return rows, clip
 
 
 def results_table(title: str, rows: list[dict]):
@@ -133,7 +134,7 @@ def run(
     names = check_filters(filter)
     path, q, det = resolve_inputs(video, query, detector)
     console = _console()
-    rows = evaluate_filters(path, q, det, names, target, profile, smooth, console)
+    rows, _ = evaluate_filters(path, q, det, names, target, profile, smooth, console)
     console.print(results_table(f"target accuracy {target:g}", rows))
     if json_out:
         json_out.parent.mkdir(parents=True, exist_ok=True)
@@ -151,7 +152,7 @@ def compare(
 ) -> None:
     """Filters × clips: a table per clip and a plot of accuracy vs frames filtered, with
     uniform sampling's whole curve as the baseline."""
-    from syslab.video.engine import best_uniform_at, load_clip, uniform_curve
+    from syslab.video.engine import best_uniform_at, uniform_curve
     from syslab.video.plots import OURS, tradeoff
 
     check_target(target)
@@ -164,8 +165,7 @@ def compare(
     console = _console()
     report = []
     for k, (path, q, det) in enumerate(inputs, 1):
-        rows = evaluate_filters(path, q, det, names, target, profile, smooth, console)
-        clip = load_clip(path, det, q, smooth_window=smooth, thumbs=False, progress=False)
+        rows, clip = evaluate_filters(path, q, det, names, target, profile, smooth, console)
         curve = uniform_curve(clip, profile)
         figure = tradeoff(f"{path.stem}: {q}", curve, rows, target,
                           out / f"tradeoff_{k}_{path.stem}")
