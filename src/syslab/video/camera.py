@@ -44,8 +44,9 @@ from syslab.video.decode import downscale, frames, paced
 from syslab.video.detectors import Detector
 from syslab.video.engine import PROFILE_FRACTION, SMALL_WIDTH, THUMB_WIDTH, load_clip
 from syslab.video.filters import make_filter
-from syslab.video.metrics import summarize
+from syslab.video.metrics import frame_accuracy, summarize
 from syslab.video.query import Query
+from syslab.video.reference import reference_answers
 
 JPEG_QUALITY = 80
 BACKOFF_S = (0.25, 0.5, 1.0, 2.0)  # waits before each reconnect attempt (~4 s in all)
@@ -246,6 +247,9 @@ def run_camera(
     try:
         clip = load_clip(path, detector, query, smooth_window=smooth,
                          thumbs=flt.needs_thumbs, progress=progress)
+        # the raw reference (no smoothing) too: live answers are raw detections, so
+        # against it flicker is not the filter's error either way (cached: no detector run)
+        raw = reference_answers(path, detector, query, 1, progress=False)
         k = clip.split(fraction)
         flt.fit(clip.profile(target, fraction))
         flt.reset()
@@ -342,7 +346,7 @@ def run_camera(
         conn.close()
 
     run = _finish(live, clip, k, flt.describe(), query, detector, target, pace, cpu_s, wall_s,
-                  stopped)
+                  stopped, raw)
     if stopped:
         raise CameraStopped(stopped, run)
     return run
@@ -367,7 +371,7 @@ def _reconnect(connect, session: int, backoff: Sequence[float]
 
 def _finish(live: _Live, clip, k: int, filter_desc: str, query: Query, detector: Detector,
             target: float, pace: bool, cpu_s: float, wall_s: float,
-            stopped: str | None) -> CameraRun:
+            stopped: str | None, raw: np.ndarray) -> CameraRun:
     n = live.frames
     sent = live.sent[:n]
     est = np.where(live.known[:n] >= 0, live.known[:n], live.had[:n])
@@ -400,8 +404,11 @@ def _finish(live: _Live, clip, k: int, filter_desc: str, query: Query, detector:
         scored = summarize(clip.kind, labels, est, sent, clip.fps, target)
         report |= {key: scored[key] for key in ("accuracy", "fraction_filtered",
                                                 "segments_meeting_target", "target")}
+        raw_acc = frame_accuracy(clip.kind, raw[k:k + n], est)
+        report["accuracy_raw_reference"] = float(raw_acc.mean())
     else:
-        report |= {"accuracy": float("nan"), "fraction_filtered": float("nan"),
+        report |= {"accuracy": float("nan"), "accuracy_raw_reference": float("nan"),
+                   "fraction_filtered": float("nan"),
                    "segments_meeting_target": float("nan"), "target": target}
     return CameraRun(report=report, sent=sent, estimates=est, labels=labels,
                      answers={i: a for i, a in live.answers.items() if i < n}, first=k)
