@@ -94,6 +94,8 @@ def resolve_inputs(video: str, query: str | None, detector: str):
 def evaluate_filters(path: Path, q, det, names: list[str], target: float, fraction: float,
                      smooth: int, console: Console):
     """Every filter replayed over the clip: (rows, the clip as filters saw it)."""
+    from rich.progress import track
+
     from syslab.video.engine import evaluate, load_clip
     from syslab.video.filters import make_filter
 
@@ -104,7 +106,9 @@ def evaluate_filters(path: Path, q, det, names: list[str], target: float, fracti
                   f"{det.name} ({smooth}-frame median); filters learn on the first "
                   f"{fraction:.0%}, scored on the rest")
     rows = []
-    for name, flt in zip(names, filters, strict=True):
+    # a cascade trains a CNN: some filters take seconds, so show which one is running
+    for name, flt in track(list(zip(names, filters, strict=True)), description="filters",
+                           console=console, transient=True):
         r = evaluate(flt, clip, target, fraction)
         r["name"] = name
         rows.append(r)

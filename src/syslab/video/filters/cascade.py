@@ -56,14 +56,12 @@ class Cascade(Filter):
         self.model: TinyCNN | None = None
         self.confidence = 1.1  # above 1: never settle (nothing learned)
         self.classes = 1
-        self.presence = False
 
     def fit(self, profile: Profile) -> None:
         if profile.thumbs is None:
             raise ValueError("the cascade needs colour thumbnails in the profile")
         torch.manual_seed(self.seed)
-        self.presence = profile.kind == "presence"
-        y = (profile.labels > 0).astype(np.int64) if self.presence else \
+        y = (profile.labels > 0).astype(np.int64) if profile.kind == "presence" else \
             profile.labels.astype(np.int64)
         self.classes = int(y.max()) + 1
         n = len(y)
