@@ -67,6 +67,7 @@ bench-video: setup
 	$(BIN)/python benchmarks/video/detectors.py
 	$(BIN)/python benchmarks/video/filtering.py
 	$(BIN)/python benchmarks/video/pipeline.py
+	$(BIN)/python benchmarks/video/jpeg.py
 	$(BIN)/python benchmarks/video/write_doc.py
 
 clean:

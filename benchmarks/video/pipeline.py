@@ -1,7 +1,7 @@
 """The two-process pipeline on the real clips: what the whole camera -> server path costs.
 
     .venv/bin/python benchmarks/video/pipeline.py [--clips highway,person,car-overhead]
-        [--target 0.9] [--no-pace]
+        [--target 0.9] [--no-pace] [--jpeg-quality 80]
 
 For each real clip in the shared data, `syslab video serve` runs the reference detector
 (Yolo-Fastest-1.1-XL) in one process and `syslab video camera` streams the clip's scored
@@ -25,7 +25,8 @@ at once, is benchmarks/video/filtering.py.) Accuracy is against the smoothed ref
 (9-frame median) on the scored part; the live answers are the detector's raw per-frame
 counts, so even `all` loses what the smoothing removes (the detector's flicker).
 
-Writes the "pipeline" key of benchmarks/results/video.json (other keys are kept).
+Writes the "pipeline" key of benchmarks/results/video.json (other keys are kept); a run at
+another `--jpeg-quality` Q writes "pipeline_jpeg_Q" instead, beside it.
 """
 
 from __future__ import annotations
@@ -83,12 +84,14 @@ class Server:
         return out.strip().splitlines()[-1]
 
 
-def camera(path: Path, port: int, query: str, flt: str, target: float, pace: bool) -> dict:
+def camera(path: Path, port: int, query: str, flt: str, target: float, pace: bool,
+           jpeg_quality: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "report.json"
         cmd = syslab("camera", "--video", str(path), "--server", f"127.0.0.1:{port}",
                      "--query", query, "--filter", flt, "--target", str(target),
                      "--detector", REFERENCE, "--json", str(out),
+                     "--jpeg-quality", str(jpeg_quality),
                      *([] if pace else ["--no-pace"]))
         proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
         if proc.returncode != 0 or not out.exists():
@@ -123,6 +126,8 @@ def main() -> None:
     parser.add_argument("--target", type=float, default=0.9)
     parser.add_argument("--no-pace", action="store_true",
                         help="Run `ours` unpaced too (quick; see the module doc).")
+    parser.add_argument("--jpeg-quality", type=int, default=80,
+                        help="JPEG quality of the frames the cameras send.")
     args = parser.parse_args()
     console = Console(width=max(Console().width, 180))
     data = lab_data("video")
@@ -144,7 +149,8 @@ def main() -> None:
             runs = {}
             for flt, pace in (("all", False), ("ours", not args.no_pace)):
                 t0 = time.monotonic()
-                runs[flt] = r = camera(path, server.port, spec.query, flt, args.target, pace)
+                runs[flt] = r = camera(path, server.port, spec.query, flt, args.target, pace,
+                                          args.jpeg_quality)
                 r |= {"clip_name": name, "name": flt, "mb_sent": r["bytes_sent"] / 1e6,
                       "bench_wall_s": time.monotonic() - t0}
                 console.print(f"  {flt:4s}: {r['sent']}/{r['frames']} sent, "
@@ -165,9 +171,11 @@ def main() -> None:
         verdict = "meets" if s["meets_goal"] else "misses"
         console.print(f"{s['clip']}: total CPU per frame all/ours = "
                       f"{s['cpu_ratio_all_over_ours']:.1f}x ({verdict} the {GOAL:g}x goal)")
-    update_json(RESULTS / "video.json", "pipeline", {
+    key = "pipeline" if args.jpeg_quality == 80 else f"pipeline_jpeg_{args.jpeg_quality}"
+    update_json(RESULTS / "video.json", key, {
         "command": " ".join(["python benchmarks/video/pipeline.py", *sys.argv[1:]]),
         "reference": REFERENCE, "target": args.target, "goal_cpu_ratio": GOAL,
+        "jpeg_quality": args.jpeg_quality,
         "ours_paced": not args.no_pace, "rows": rows, "summary": summary,
         "machine": machine_record(load_before, opencv=cv2.__version__),
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),

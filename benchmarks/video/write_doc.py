@@ -145,12 +145,13 @@ def pipeline(r: dict) -> str:
                        f"({_yes(s['meets_goal'])})" for s in r["summary"])
     return (
         f"`syslab video serve` ({r['reference']}) and `syslab video camera` as two processes "
-        f"on loopback, JPEG quality 80, target {r['target']:g}; CPU per frame of the scored "
-        "part (camera: its whole process; server: from READY to the last ANSWER). `all` sends "
-        "every frame, unpaced (its lag is queueing); `ours` runs paced at the clip's rate. Live "
-        "accuracy is against the smoothed reference, as everywhere; the last column against "
-        "the raw one (the server answers with raw detections, so flicker counts against "
-        "`all` in the first and nowhere in the second).\n\n"
+        f"on loopback, JPEG quality {r.get('jpeg_quality', 80)}, target {r['target']:g}; CPU "
+        "per frame of the scored part (camera: its whole process; server: from READY to the "
+        "last ANSWER). `all` sends every frame, unpaced (its lag is queueing); `ours` runs "
+        "paced at the clip's rate. Live accuracy is against the smoothed reference, as "
+        "everywhere; the last column against the raw one (the server answers with raw "
+        "detections, so flicker counts against `all` in the first and nowhere in the "
+        "second).\n\n"
         + markdown_table(["clip", "filter", "paced", "sent", "MB sent", "camera CPU ms",
                           "server CPU ms", "total CPU ms", "lag p50 / p95 ms",
                           "live accuracy", "vs raw reference"], rows)
@@ -159,17 +160,56 @@ def pipeline(r: dict) -> str:
     )
 
 
+def jpeg(r: dict) -> str:
+    """The JPEG table, then the pipeline reruns at other qualities (`pipeline_jpeg_Q` keys,
+    which `main` hands in as r["reruns"], with the quality-80 run as r["pipeline"])."""
+    lines = []
+    base = {(x["clip_name"], x["name"]): x for x in r["pipeline"].get("rows", [])}
+    for run in r["reruns"]:
+        for x in run["rows"]:
+            b = base.get((x["clip_name"], x["name"]))
+            was = (f" (quality 80: {b['accuracy']:.3f} / {b['accuracy_raw_reference']:.3f}, "
+                   f"{b['sent']} sent, {b['mb_sent']:.2f} MB)") if b else ""
+            lines.append(f"- {x['clip_name']} `{x['name']}` at quality {run['jpeg_quality']}: "
+                         f"live accuracy {x['accuracy']:.3f}, vs raw reference "
+                         f"{x['accuracy_raw_reference']:.3f}, {x['sent']}/{x['frames']} sent, "
+                         f"{x['mb_sent']:.2f} MB{was}")
+        lines.append(f"\n_Made by `{run['command'].strip()}`._")
+    rows = [[x["clip"], x["size"], x["encoding"], str(x["frames"]), f"{x['agreement']:.3f}",
+             f"{x['frames_changed']:.1%}", f"{x['kb_per_frame']:.1f}"] for x in r["rows"]]
+    return (
+        f"{r['reference']} on each encoded-then-decoded frame against the same detector on "
+        "the raw frame: the clip's query answer per frame, unsmoothed (counting accuracy, or "
+        "tagging for presence), over consecutive frames of the scored part. PNG (lossless) is "
+        "the control.\n\n"
+        + markdown_table(["clip", "frame", "encoding", "frames", "agreement with raw",
+                          "frames whose answer changed", "KB per frame"], rows)
+        + _made_by(r)
+        + ("\n\nThe pipeline rerun at another JPEG quality:\n\n" + "\n".join(lines)
+           if lines else "")
+    )
+
+
 BLOCKS = {"filtering": filtering, "empty": empty_and_cascade, "decode": decode,
-          "detectors": detectors, "pipeline": pipeline}
+          "detectors": detectors, "pipeline": pipeline, "jpeg": jpeg}
 SOURCES = {"filtering": "filtering", "empty": "filtering", "decode": "decode",
-           "detectors": "detectors", "pipeline": "pipeline"}
+           "detectors": "detectors", "pipeline": "pipeline", "jpeg": "jpeg"}
+
+
+def _inputs(name: str, results: dict) -> dict | None:
+    r = results.get(SOURCES[name])
+    if name == "jpeg" and r:
+        r = r | {"pipeline": results.get("pipeline", {}),
+                 "reruns": [v for k, v in sorted(results.items())
+                            if k.startswith("pipeline_jpeg_")]}
+    return r
 
 
 def main() -> None:
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     blocks = {}
     for name, render in BLOCKS.items():
-        r = results.get(SOURCES[name])
+        r = _inputs(name, results)
         blocks[name] = render(r) if r else "Not measured yet (run the benchmark named here)."
     text, missing = fill_blocks(DOC.read_text(), blocks)
     if missing:

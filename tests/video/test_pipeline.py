@@ -287,6 +287,16 @@ def test_cli_camera_unreachable_server_is_one_line_exit_2(syslab, clip) -> None:
     assert f"cannot reach the server at 127.0.0.1:{port}" in lines[0]
     r = syslab("video", "camera", "--video", clip.path, "--server", "nowhere")
     assert r.code == 2 and "HOST:PORT" in r.err
+    r = syslab("video", "camera", "--video", clip.path, "--server", f"127.0.0.1:{port}",
+               "--jpeg-quality", "101")
+    assert r.code == 2 and r.err.strip() == "error: JPEG quality must be 1..100, got 101"
+
+
+def test_higher_jpeg_quality_sends_more_bytes(server, clip, det, query) -> None:
+    kb = {q: run_camera(clip.path, "127.0.0.1", server.port, query, det, "all", pace=False,
+                        smooth=1, jpeg_quality=q).report for q in (30, 95)}
+    assert kb[30]["jpeg_quality"] == 30 and kb[95]["jpeg_quality"] == 95
+    assert kb[95]["jpeg_kb_per_sent"] > 1.5 * kb[30]["jpeg_kb_per_sent"]
 
 
 def test_cli_serve_and_camera_end_to_end(syslab, clip, tmp_path: Path) -> None:

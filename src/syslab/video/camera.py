@@ -8,9 +8,9 @@
    answers (`engine.load_clip`, whose reference run is cached);
 3. stream the rest: decode each frame (released at the clip's rate by `decode.paced`, or
    as fast as possible with `pace=False`), downscale it (and thumbnail it for filters that
-   want colour), let the filter decide; a frame to send is JPEG-encoded (quality 80) and
-   sent; answers come back on a receiver thread and reach the filter (`answered`) before
-   its next decision, as they would on a real camera;
+   want colour), let the filter decide; a frame to send is JPEG-encoded (quality 80 by
+   default: `jpeg_quality`) and sent; answers come back on a receiver thread and reach
+   the filter (`answered`) before its next decision, as they would on a real camera;
 4. report what it cost (bytes, camera CPU, server CPU) and how good the live answers were.
 
 Answers are live: a frame the camera sends is answered by the server's answer for it (its
@@ -228,9 +228,12 @@ def run_camera(
     backoff: Sequence[float] = BACKOFF_S,
     drain_timeout: float = DRAIN_TIMEOUT_S,
     progress: bool = False,
+    jpeg_quality: int = JPEG_QUALITY,
 ) -> CameraRun:
     """Stream the scored part of `path` to the server at host:port through `filter_name`."""
     path = Path(path)
+    if not 1 <= jpeg_quality <= 100:
+        raise UserError(f"JPEG quality must be 1..100, got {jpeg_quality}")
     flt = make_filter(filter_name)
     inbox: collections.deque[_Arrival] = collections.deque()
     where = f"{host}:{port}"
@@ -264,7 +267,7 @@ def run_camera(
         first = next((f for f in decoded if f.index >= k), None)
         source = itertools.chain([first] if first is not None else [], decoded)
         stream = paced(source, clip.fps) if pace else ((f, time.monotonic()) for f in source)
-        params = [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]
+        params = [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality]
 
         def take_answers() -> None:
             while inbox:
@@ -346,7 +349,7 @@ def run_camera(
         conn.close()
 
     run = _finish(live, clip, k, flt.describe(), query, detector, target, pace, cpu_s, wall_s,
-                  stopped, raw)
+                  stopped, raw, jpeg_quality)
     if stopped:
         raise CameraStopped(stopped, run)
     return run
@@ -371,7 +374,7 @@ def _reconnect(connect, session: int, backoff: Sequence[float]
 
 def _finish(live: _Live, clip, k: int, filter_desc: str, query: Query, detector: Detector,
             target: float, pace: bool, cpu_s: float, wall_s: float,
-            stopped: str | None, raw: np.ndarray) -> CameraRun:
+            stopped: str | None, raw: np.ndarray, jpeg_quality: int) -> CameraRun:
     n = live.frames
     sent = live.sent[:n]
     est = np.where(live.known[:n] >= 0, live.known[:n], live.had[:n])
@@ -389,6 +392,7 @@ def _finish(live: _Live, clip, k: int, filter_desc: str, query: Query, detector:
         "detector": detector.name, "paced": pace,
         "frames": n, "sent": n_sent, "answered": answered, "lost": n_sent - answered,
         "reconnects": live.reconnects, "bytes_sent": live.bytes_sent,
+        "jpeg_quality": jpeg_quality,
         "jpeg_kb_per_sent": live.jpeg_bytes / 1024 / max(1, n_sent),
         "camera_cpu_ms_per_frame": 1e3 * cpu_s / max(1, n),
         "server_cpu_ms_per_frame": 1e3 * server_cpu_s / max(1, n),

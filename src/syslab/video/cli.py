@@ -281,6 +281,8 @@ def camera(
     pace: bool = typer.Option(True, "--pace/--no-pace",
                               help="Release frames at the clip's rate (a live camera), or as "
                                    "fast as they decode (benchmarks)."),
+    jpeg_quality: int = typer.Option(80, "--jpeg-quality",
+                                     help="JPEG quality of the frames sent (1..100)."),
     json_out: Path | None = typer.Option(None, "--json", help="Also write the report as JSON."),
 ) -> None:
     """Be the camera: filter a clip's frames, send the chosen ones to a server, report the
@@ -312,7 +314,8 @@ def camera(
 
     try:
         run = run_camera(path, host, port, q, det, names[0], target=target, pace=pace,
-                         smooth=smooth, fraction=profile, progress=sys.stderr.isatty())
+                         smooth=smooth, fraction=profile, progress=sys.stderr.isatty(),
+                         jpeg_quality=jpeg_quality)
     except CameraStopped as stop:
         show(stop.run.report)  # what was done before the server went away, then the error
         raise
