@@ -3,9 +3,11 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
-EXTRAS := cache,cdn,sched,video,dev
-# Real servers the CDN lab tests and benchmarks against (origins and baselines).
-APT_PACKAGES := nginx-light varnish wrk
+EXTRAS := cache,cdn,sched,video,txn,dev
+# Real servers the CDN lab (origins, baselines) and the transactions lab (stores) test against.
+APT_PACKAGES := nginx-light varnish wrk postgresql-15 redis-server etcd-server etcd-client zookeeper
+# What the tests start; a missing one triggers the apt-get below.
+SERVICE_FILES := /usr/lib/postgresql/15/bin/postgres /usr/share/java/zookeeper.jar
 
 .PHONY: setup services demo test lint bench-cache bench-cdn bench-sched bench-video clean
 
@@ -18,7 +20,8 @@ $(STAMP): pyproject.toml
 
 # Installs the Debian packages when a binary is missing (CI runs as root; else via sudo).
 services:
-	@missing=""; for b in nginx varnishd wrk; do command -v $$b >/dev/null || [ -x /usr/sbin/$$b ] || missing=1; done; \
+	@missing=""; for b in nginx varnishd wrk redis-server etcd; do command -v $$b >/dev/null || [ -x /usr/sbin/$$b ] || missing=1; done; \
+	for f in $(SERVICE_FILES); do [ -e $$f ] || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(APT_PACKAGES); \
