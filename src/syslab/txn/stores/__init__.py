@@ -1,0 +1,1 @@
+"""Adapters: real stores (PostgreSQL, Redis, etcd, ZooKeeper, SQLite) and our MDSS store."""
