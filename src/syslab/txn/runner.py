@@ -91,11 +91,9 @@ async def run_clients(
         return ((deadline is None or time.monotonic() < deadline)
                 and (txns is None or ids.next < txns))
 
-    async def one(session: Session, client: int, index: int, ops: list[Op]) -> Txn:
-        t = Txn(ids.take(), client, index, time.monotonic() - t0, None, INFO, ops)
-        history.append(t)
+    async def one(session: Session, t: Txn) -> Txn:
         try:
-            done = await asyncio.wait_for(session.execute(ops), timeout)
+            done = await asyncio.wait_for(session.execute(t.ops), timeout)
         except TxnFailed as err:
             t.outcome, t.error = FAIL, _line(err)
         except TxnUnknown as err:
@@ -118,10 +116,18 @@ async def run_clients(
         index = 0
         pending: set[asyncio.Task] = set()
 
-        async def issue() -> asyncio.Task:
+        async def issue() -> asyncio.Task | None:
+            """The next transaction, issued once a slot is free; None when the run is over."""
             nonlocal index
             await slots.acquire()
-            task = asyncio.create_task(one(session, client, index, next_txn(client)))
+            if not more():  # checked again: other clients issued while this one waited
+                slots.release()
+                return None
+            # id, index and invocation time are taken here, when the client issues it
+            t = Txn(ids.take(), client, index, time.monotonic() - t0, None, INFO,
+                    next_txn(client))
+            history.append(t)
+            task = asyncio.create_task(one(session, t))
             index += 1
             pending.add(task)
             task.add_done_callback(lambda tk: (pending.discard(tk), slots.release()))
@@ -129,15 +135,17 @@ async def run_clients(
 
         try:
             if request_size is None:
-                while more():
-                    await issue()
+                while await issue() is not None:
+                    pass
             else:
                 while more():
                     start = time.monotonic() - t0
-                    batch = [await issue() for _ in range(request_size)]
+                    batch = [task for _ in range(request_size)
+                             if (task := await issue()) is not None]
                     done = await asyncio.gather(*batch)
-                    requests.append(Request(client, start, time.monotonic() - t0,
-                                            all(t.outcome == OK for t in done)))
+                    if len(done) == request_size:  # a request cut short by the end is not one
+                        requests.append(Request(client, start, time.monotonic() - t0,
+                                                all(t.outcome == OK for t in done)))
             if pending:
                 await asyncio.gather(*pending)
         finally:
