@@ -41,6 +41,7 @@ from typing import Any
 import psycopg
 from psycopg import pq
 
+from syslab.common.errors import UserError
 from syslab.txn.history import Op
 from syslab.txn.stores.base import Session, Store, TxnFailed, TxnUnknown
 
@@ -268,7 +269,7 @@ class PostgresStore(Store):
             for f, sql in STATEMENTS.items():
                 await conn.execute(f"PREPARE {f} ({TYPES[f]}) AS {sql}")
         except psycopg.OperationalError as err:
-            raise TxnFailed(f"cannot connect: {_line(str(err))}") from None
+            raise UserError(f"PostgreSQL: cannot connect ({_line(str(err))})") from None
         return _Pipe(conn)
 
     async def session(self, client: int, depth: int) -> PostgresSession:
