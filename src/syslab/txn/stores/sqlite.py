@@ -8,7 +8,7 @@ write lock up front, so two transactions never both read and then fail to upgrad
 micro-ops, COMMIT, run in a worker thread since sqlite3 blocks. A session runs its
 transactions one at a time, in the order they were issued (an asyncio.Lock is FIFO), so a
 client's transactions keep issue order; different sessions' transactions queue on the write
-lock (busy timeout 5 s; giving up is `TxnFailed`).
+lock (up to 5 s; giving up is `TxnFailed`).
 
 WAL journal with synchronous=OFF: the file is thrown away after the run, and the order of
 transactions does not depend on fsync (as for the servers in `syslab.txn.servers`).
@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +42,13 @@ SQL = {
     "scan": "SELECT k, v, l FROM kv WHERE k >= ?1 AND k < ?1 + ?2",
 }
 BUSY_TIMEOUT = 5.0
+# SQLite's own busy wait, per attempt: short, so that between attempts the thread can see
+# that its transaction was cancelled (sqlite3_interrupt does not end a busy wait).
+BUSY_STEP = 0.05
 
 
 def _connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None,
+    conn = sqlite3.connect(path, timeout=BUSY_STEP, isolation_level=None,
                            check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=OFF")
@@ -79,10 +83,15 @@ class SqliteSession(Session):
 
     def _run(self, ops: list[Op]) -> list[Op]:
         c = self.conn
-        try:
-            c.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as err:
-            raise TxnFailed(f"BEGIN: {err}") from None
+        deadline = time.monotonic() + BUSY_TIMEOUT
+        while True:
+            try:
+                c.execute("BEGIN IMMEDIATE")
+                break
+            except sqlite3.OperationalError as err:
+                if self.broken is not None or time.monotonic() > deadline or not str(
+                        err).startswith("database is locked"):
+                    raise TxnFailed(f"BEGIN: {err}") from None
         try:
             out = []
             for f, k, v in ops:

@@ -12,7 +12,9 @@ flight are pipelined on its one TCP connection.
 
 A transaction:
 
-- blind writes only ("w"), to keys known to exist: one multi of set_data, sent at once;
+- blind writes only ("w"): one multi, sent at once, of set_data for keys known to exist
+  and create for the others (if that guess was wrong, the multi took no effect and the
+  transaction takes the third way);
 - one read of one key: one get;
 - anything else: every key it touches is read first (the gets pipelined), the client
   computes what the transaction reads and the new values, then one multi commits it,
@@ -62,6 +64,10 @@ def _text(err: BaseException) -> str:
     return " ".join(str(err).split()) or type(err).__name__
 
 
+class _Guessed(Exception):
+    """A blind write guessed wrong whether a znode exists (the multi took no effect)."""
+
+
 class ZooKeeperSession(Session):
     """One kazoo client (one ZooKeeper session) of one client."""
 
@@ -71,6 +77,7 @@ class ZooKeeperSession(Session):
         self.loop = asyncio.get_running_loop()
         self.inflight: dict[asyncio.Future, bool] = {}  # future -> carries writes
         self.broken: str | None = None
+        self.closed = False
         client.add_listener(self._on_state)
 
     def _on_state(self, state: str) -> None:  # kazoo's thread
@@ -116,13 +123,15 @@ class ZooKeeperSession(Session):
         self.known.add(k)
         return json.loads(data), stat.version
 
-    async def _commit(self, txn: Any) -> None:
+    async def _commit(self, txn: Any, guessed: bool = False) -> None:
         try:
             results = await self._call(txn.commit_async(), True)
         except (KazooException, ZookeeperError) as err:
             raise TxnUnknown(f"commit: {_text(err)}") from None
         failed = [r for r in results if isinstance(r, Exception)
                   and type(r).__name__ != "RolledBackError"]
+        if failed and guessed and isinstance(failed[0], NodeExistsError | NoNodeError):
+            raise _Guessed
         if failed:
             what = ("a key was created concurrently" if isinstance(failed[0], NodeExistsError)
                     else "a version check failed")
@@ -131,11 +140,21 @@ class ZooKeeperSession(Session):
     async def execute(self, ops: list[Op]) -> list[Op]:
         if self.broken is not None:
             raise TxnFailed(f"not sent: {self.broken}")
-        if all(f == "w" for f, _, _ in ops) and all(k in self.known for _, k, _ in ops):
+        if all(f == "w" for f, _, _ in ops) and len({k for _, k, _ in ops}) == len(ops):
+            # Blind writes in one request: set_data where the znode is known to exist,
+            # create where it is not known (a fresh key). If a guess was wrong the multi
+            # failed as a whole, without effect, and the writes go the two-step way.
             txn = self.client.transaction()
             for _, k, v in ops:
-                txn.set_data(_path(k), _encode(v))
-            await self._commit(txn)
+                if k in self.known:
+                    txn.set_data(_path(k), _encode(v))
+                else:
+                    txn.create(_path(k), _encode(v))
+            try:
+                await self._commit(txn, guessed=True)
+            except _Guessed:
+                return await self._read_modify_write(ops)
+            self.known.update(k for _, k, _ in ops)
             return list(ops)
         if len(ops) == 1 and ops[0][0] == "r":
             value, _ = await self._get(ops[0][1])
@@ -172,6 +191,9 @@ class ZooKeeperSession(Session):
         return done
 
     async def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
         self.client.remove_listener(self._on_state)
         await asyncio.to_thread(_stop, self.client)
 
