@@ -24,11 +24,13 @@ ANOMALY_CLIENT_BASE = 1_000
 
 def simulate(n: int, *, workload: str = "list-append", clients: int = 10, depth: int = 1,
              keys: int = 100, zipf: float = 0.99, seed: int = 0, fail_rate: float = 0.0,
-             info_rate: float = 0.0, max_writes: int = 32) -> History:
+             info_rate: float = 0.0, max_writes: int = 32, jitter: float = 0.0) -> History:
     """`n` transactions of `clients` clients, each keeping up to `depth` in flight, against
     an atomic store. A failed transaction takes no effect (and fails those of its client
     issued while it was in flight, as MDSS asks); an indeterminate one takes effect with
-    probability 1/2 and records no completion and no read values."""
+    probability 1/2 and records no completion and no read values. `jitter` (seconds) moves
+    each commit point by a uniform random amount up to that much either way: still
+    serializable, but no longer strict (stale reads, lost real-time order)."""
     rng = np.random.default_rng(seed)
     plans = make_workload(workload, keys=keys, zipf=zipf, seed=seed, max_writes=max_writes)
     in_flight: list[list[float]] = [[] for _ in range(clients)]  # completion-time heaps
@@ -37,6 +39,7 @@ def simulate(n: int, *, workload: str = "list-append", clients: int = 10, depth:
     fail_until = [-1.0] * clients
     index = [0] * clients
     rows = []  # (commit time or None, txn)
+    shift = rng.uniform(-jitter, jitter, n)
     client_of = rng.integers(0, clients, n)
     durations = rng.exponential(1e-3, n) + 1e-5
     commit_at = rng.random(n)
@@ -66,8 +69,8 @@ def simulate(n: int, *, workload: str = "list-append", clients: int = 10, depth:
         t = Txn(i, c, index[c], invoke, None if outcome == INFO else complete, outcome,
                 plans.next(c))
         index[c] += 1
-        rows.append((commit if t.outcome == OK or (outcome == INFO and applies[i]) else None,
-                     t))
+        rows.append((commit + float(shift[i]) if t.outcome == OK or (outcome == INFO and applies[i])
+                     else None, t))
     state: dict[int, object] = {}
     for _, t in sorted((r for r in rows if r[0] is not None), key=lambda r: r[0]):
         done = []

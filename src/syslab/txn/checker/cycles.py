@@ -66,14 +66,35 @@ def find_cycles(graph: Graph) -> list[list[tuple[str, list[int]]]]:
     return [_search_component(graph, edges) for edges in components(graph)]
 
 
+class _Component:
+    """One SCC with local node numbers 0..n-1 and its edges in CSR form (Python lists:
+    the breadth-first searches walk them one edge at a time)."""
+
+    def __init__(self, graph: Graph, edges: np.ndarray) -> None:
+        nodes, local = np.unique(np.concatenate([graph.src[edges], graph.dst[edges]]),
+                                 return_inverse=True)
+        self.n = len(nodes)
+        self.src, self.dst = local[:len(edges)], local[len(edges):]
+        self.kind, self.ids = graph.kind[edges], edges
+        by_src = np.argsort(self.src, kind="stable")
+        self.indptr = np.searchsorted(self.src[by_src], np.arange(self.n + 1)).tolist()
+        self.succ = self.dst[by_src].tolist()
+        self.succ_kind = self.kind[by_src].tolist()
+        self.succ_id = by_src.tolist()  # positions in this component's edge arrays
+        self._candidates: dict[int, np.ndarray] = {}
+
+    def candidates(self, required: int) -> np.ndarray:
+        """Positions of the `required`-kind edges, one per (src, dst) pair."""
+        if required not in self._candidates:
+            pos = np.flatnonzero(self.kind == required)
+            pair = self.src[pos] * self.n + self.dst[pos]
+            _, first = np.unique(pair, return_index=True)
+            self._candidates[required] = pos[np.sort(first)]
+        return self._candidates[required]
+
+
 def _search_component(graph: Graph, edges: np.ndarray) -> list[tuple[str, list[int]]]:
-    src, dst, kind = (graph.src[edges].tolist(), graph.dst[edges].tolist(),
-                      graph.kind[edges].tolist())
-    ids = edges.tolist()
-    adj: dict[int, list[tuple[int, int, int]]] = {}
-    for e, a, b, k in zip(ids, src, dst, kind, strict=True):
-        adj.setdefault(a, []).append((b, k, e))
-    large = len(adj) > SMALL
+    comp = _Component(graph, edges)
     found: dict[str, int] = {}  # kind -> lowest level at which a cycle of it was found
     out: list[tuple[str, list[int]]] = []
     for level, extra in enumerate(LEVEL_EXTRA):
@@ -81,16 +102,14 @@ def _search_component(graph: Graph, edges: np.ndarray) -> list[tuple[str, list[i
             if any(found.get(k, len(LEVEL_EXTRA)) <= level for k in CYCLE_KINDS[:rank + 1]):
                 continue
             allowed = frozenset(path_kinds + extra)
-            candidates = list(dict.fromkeys(
-                (a, b, e) for e, a, b, k in zip(ids, src, dst, kind, strict=True)
-                if k == required))
+            candidates = comp.candidates(required)
             order = None
-            if large:
-                candidates, order = _prune(candidates, src, dst, kind, allowed,
-                                           required in allowed)
-            cycle = _shortest_cycle(adj, candidates, allowed, order)
+            if comp.n > SMALL and len(candidates):
+                candidates, order = _prune(comp, candidates, allowed, required in allowed)
+            cycle = _shortest_cycle(comp, candidates, allowed, order)
             if cycle is None:
                 continue
+            cycle = comp.ids[cycle].tolist()
             name = cycle_name([KIND_NAMES[graph.kind[e]] for e in cycle])
             found.setdefault(base_kind(name), level_of(name))
             if all(name != n for n, _ in out):
@@ -98,38 +117,34 @@ def _search_component(graph: Graph, edges: np.ndarray) -> list[tuple[str, list[i
     return out
 
 
-def _prune(candidates: list[tuple[int, int, int]], src: list[int], dst: list[int],
-           kind: list[int], allowed: frozenset[int], closes: bool
-           ) -> tuple[list[tuple[int, int, int]], dict[int, int] | None]:
+def _prune(comp: _Component, candidates: np.ndarray, allowed: frozenset[int], closes: bool
+           ) -> tuple[np.ndarray, list[int] | None]:
     """Candidates that can close a cycle; for paths that must avoid the candidate's own
     kind (G-single), also a topological rank that bounds the search."""
-    nodes = sorted(set(src) | set(dst))
-    local = {v: i for i, v in enumerate(nodes)}
-    keep = [i for i, k in enumerate(kind) if k in allowed]
-    ls = np.fromiter((local[src[i]] for i in keep), dtype=np.int64, count=len(keep))
-    ld = np.fromiter((local[dst[i]] for i in keep), dtype=np.int64, count=len(keep))
+    keep = np.isin(comp.kind, list(allowed))
+    ls, ld = comp.src[keep], comp.dst[keep]
+    a, b = comp.src[candidates], comp.dst[candidates]
     if closes:
-        m = csr_matrix((np.ones(len(keep), dtype=np.float32), (ls, ld)),
-                       shape=(len(nodes), len(nodes)))
+        m = csr_matrix((np.ones(len(ls), dtype=np.float32), (ls, ld)), shape=(comp.n, comp.n))
         _, labels = connected_components(m, directed=True, connection="strong")
-        return [c for c in candidates if labels[local[c[0]]] == labels[local[c[1]]]], None
-    topo = _topological(len(nodes), ls, ld)
+        return candidates[labels[a] == labels[b]], None
+    topo = _topological(comp.n, ls, ld)
     if topo is None:
         return candidates, None
-    rank = {v: int(topo[local[v]]) for v in nodes}
-    ok = [c for c in candidates if rank[c[1]] < rank[c[0]]]
-    ok.sort(key=lambda c: rank[c[0]] - rank[c[1]])  # near in order: short cycles first
-    return ok, rank
+    gap = topo[a] - topo[b]
+    ok = np.flatnonzero(gap > 0)
+    ok = ok[np.argsort(gap[ok], kind="stable")]  # near in order: short cycles first
+    return candidates[ok], topo.tolist()
 
 
 def _topological(n: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray | None:
     """Rank of each node in a topological order, or None when there is a cycle."""
     indegree = np.bincount(dst, minlength=n).tolist()
     order = np.argsort(src, kind="stable")
-    starts = np.searchsorted(src[order], np.arange(n + 1))
+    starts = np.searchsorted(src[order], np.arange(n + 1)).tolist()
     succ = dst[order].tolist()
     ready = [v for v in range(n) if indegree[v] == 0]
-    rank = np.full(n, -1, dtype=np.int64)
+    rank = [0] * n
     done = 0
     while ready:
         v = ready.pop()
@@ -139,45 +154,44 @@ def _topological(n: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray | None:
             indegree[w] -= 1
             if indegree[w] == 0:
                 ready.append(w)
-    return rank if done == n else None
+    return np.asarray(rank, dtype=np.int64) if done == n else None
 
 
-def _shortest_cycle(adj: dict[int, list[tuple[int, int, int]]],
-                    candidates: list[tuple[int, int, int]], allowed: frozenset[int],
-                    rank: dict[int, int] | None) -> list[int] | None:
+def _shortest_cycle(comp: _Component, candidates: np.ndarray, allowed: frozenset[int],
+                    rank: list[int] | None) -> list[int] | None:
+    """Edge positions of the shortest cycle through one of `candidates` (tried in order)."""
     best: list[int] | None = None
     budget = [BUDGET]
-    tried: set[tuple[int, int]] = set()
-    for a, b, e in candidates:
-        if (a, b) in tried:
-            continue
-        tried.add((a, b))
-        max_len = len(best) - 2 if best else len(adj) + 1  # path edges that would improve
+    for c, a, b in zip(candidates.tolist(), comp.src[candidates].tolist(),
+                       comp.dst[candidates].tolist(), strict=True):
+        max_len = len(best) - 2 if best else comp.n  # path edges that would improve
         if max_len < 1:
             break
-        path = _path(adj, b, a, allowed, max_len, rank, budget)
+        path = _path(comp, b, a, allowed, max_len, rank, budget)
         if path is not None:
-            best = [e, *path]
+            best = [c, *path]
         if budget[0] <= 0:
             break
     return best
 
 
-def _path(adj: dict[int, list[tuple[int, int, int]]], start: int, goal: int,
-          allowed: frozenset[int], max_len: int, rank: dict[int, int] | None,
-          budget: list[int]) -> list[int] | None:
-    """Edge ids of a shortest path start -> goal over `allowed` kinds with at most
+def _path(comp: _Component, start: int, goal: int, allowed: frozenset[int], max_len: int,
+          rank: list[int] | None, budget: list[int]) -> list[int] | None:
+    """Edge positions of a shortest path start -> goal over `allowed` kinds with at most
     `max_len` edges (breadth-first); with `rank`, only through nodes ranked up to goal."""
+    indptr, succ, succ_kind, succ_id = comp.indptr, comp.succ, comp.succ_kind, comp.succ_id
     parent: dict[int, tuple[int, int]] = {start: (-1, -1)}
     frontier = [start]
     limit = rank[goal] if rank is not None else 0
     for _ in range(max_len):
         nxt: list[int] = []
         for u in frontier:
-            for v, k, e in adj.get(u, ()):
-                if k not in allowed or v in parent or (rank is not None and rank[v] > limit):
+            for j in range(indptr[u], indptr[u + 1]):
+                v = succ[j]
+                if (succ_kind[j] not in allowed or v in parent
+                        or (rank is not None and rank[v] > limit)):
                     continue
-                parent[v] = (u, e)
+                parent[v] = (u, succ_id[j])
                 if v == goal:
                     path = []
                     while v != start:
