@@ -13,6 +13,7 @@ from syslab.cache.cli import app as cache_app
 from syslab.cdn.cli import app as cdn_app
 from syslab.common.errors import UserError
 from syslab.sched.cli import app as sched_app
+from syslab.txn.cli import app as txn_app
 from syslab.video.cli import app as video_app
 
 app = typer.Typer(
@@ -24,6 +25,7 @@ app.add_typer(cache_app, name="cache")
 app.add_typer(cdn_app, name="cdn")
 app.add_typer(sched_app, name="sched")
 app.add_typer(video_app, name="video")
+app.add_typer(txn_app, name="txn")
 
 
 @app.command()
@@ -70,7 +72,7 @@ def main() -> None:
     """Entry point: run the app, turning user errors into one line and exit code 2."""
     err = Console(stderr=True, soft_wrap=True)  # one line, however long
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # click returns a typer.Exit's code here
     except UserError as e:
         err.print(f"[red]error:[/] {e}", highlight=False)
         sys.exit(e.exit_code)
@@ -87,3 +89,5 @@ def main() -> None:
     except OSError as e:  # unreadable output folder, full disk: still one line
         err.print(f"[red]error:[/] {e.strerror}: {e.filename}", highlight=False)
         sys.exit(2)
+    if isinstance(code, int) and code:
+        sys.exit(code)
