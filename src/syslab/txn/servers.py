@@ -131,18 +131,22 @@ class Server:
         return self.dir / "server.log"
 
     def __enter__(self) -> Self:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
+        self.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
     def start(self) -> None:
-        """Start the server and wait until it answers; a UserError if it does not."""
+        """Start the server and wait until it answers; a UserError if it does not (and then
+        nothing of it is left)."""
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> None:
         self.check_binaries()
         if self.requested_port is not None and not port_is_free(self.requested_port):
             raise UserError(f"{self.name}: port {self.requested_port} on {HOST} is taken")
@@ -183,7 +187,9 @@ class Server:
         user = self._user()
         if user is None:
             return {}
-        # no supplementary groups: root's must not leak into the server
+        # Popen switches user in the child itself (rather than `runuser -u`): no PAM session
+        # process sits between us and the server, so signals and the process group reach
+        # it directly. No supplementary groups: root's must not leak into the server.
         return {"user": user, "group": pwd.getpwnam(user).pw_gid, "extra_groups": []}
 
     def run_setup_command(self, args: list[str], what: str) -> None:
@@ -350,7 +356,7 @@ class Postgres(Server):
     stop_signal = signal.SIGINT  # fast shutdown: SIGTERM would wait for clients to leave
     run_as = "postgres"
 
-    def __init__(self, *, bin_dir: Path | str = PG_BIN, max_connections: int = 300,
+    def __init__(self, *, bin_dir: Path | str = PG_BIN, max_connections: int = 1000,
                  **kw) -> None:
         super().__init__(**kw)
         self.bin_dir = Path(bin_dir)

@@ -90,6 +90,7 @@ class _Pipe:
         self.pending: deque[tuple[asyncio.Future, list]] = deque()
         self.broken: str | None = None
         self.writing = False
+        self.flushing = False
         self.pg.nonblocking = 1
         self.pg.enter_pipeline_mode()
         self.loop.add_reader(self.fd, self._on_readable)
@@ -107,10 +108,17 @@ class _Pipe:
             self.close(f"connection lost ({_line(str(err))})")
             raise TxnFailed(f"not sent: {self.broken}") from None
         self.pending.append((fut, []))
-        self._flush()
+        # One flush per turn of the event loop: the transactions issued together go out in
+        # one write, in issue order.
+        if not self.flushing:
+            self.flushing = True
+            self.loop.call_soon(self._flush)
         return fut
 
     def _flush(self) -> None:
+        self.flushing = False
+        if self.broken is not None:
+            return
         try:
             more = self.pg.flush()
         except psycopg.OperationalError as err:

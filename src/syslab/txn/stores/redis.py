@@ -113,6 +113,7 @@ class _Conn(asyncio.Protocol):
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
+        self.out: list[bytes] = []
         self.buf = bytearray()
         self.pending: deque[tuple[asyncio.Future, int, list]] = deque()
         self.broken: str | None = None
@@ -123,10 +124,20 @@ class _Conn(asyncio.Protocol):
     def send(self, commands: list[bytes]) -> asyncio.Future:
         if self.broken is not None:
             raise TxnFailed(f"not sent: {self.broken}")
-        fut = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
         self.pending.append((fut, len(commands), []))
-        self.transport.write(b"".join(commands))
+        # Everything sent in one turn of the event loop goes out in one write: one system
+        # call for all the transactions issued together, in the order they were issued.
+        if not self.out:
+            loop.call_soon(self._flush)
+        self.out.extend(commands)
         return fut
+
+    def _flush(self) -> None:
+        if self.broken is None and self.out:
+            self.transport.write(b"".join(self.out))
+        self.out.clear()
 
     def data_received(self, data: bytes) -> None:
         self.buf += data
@@ -155,6 +166,7 @@ class _Conn(asyncio.Protocol):
         if self.broken is not None:
             return
         self.broken = why
+        self.out.clear()
         while self.pending:
             fut, _, _ = self.pending.popleft()
             if not fut.done():
@@ -170,6 +182,9 @@ async def _connect(host: str, port: int) -> _Conn:
     except OSError as err:
         raise UserError(f"Redis: cannot connect to {host}:{port} ({err.strerror})") from None
     return conn
+
+
+MULTI, EXEC = _encode(b"MULTI"), _encode(b"EXEC")
 
 
 def _key(k: int) -> bytes:
@@ -226,10 +241,10 @@ class RedisSession(Session):
             raise
 
     async def _multi(self, conn: _Conn, ops: list[Op]) -> list[Op]:
-        cmds = [_encode(b"MULTI")]
+        cmds = [MULTI]
         cmds += [self._read_command(op) if op[0] in ("r", "scan") else _write_command(op)
                  for op in ops]
-        cmds.append(_encode(b"EXEC"))
+        cmds.append(EXEC)
         replies = await self._await(conn, conn.send(cmds))
         return self._fill(ops, replies)
 
@@ -268,7 +283,7 @@ class RedisSession(Session):
         snapshot = {k: _typed(x) for k, x in zip(keys, replies[1], strict=True)}
         done, _ = apply_ops(ops, snapshot)
         writes = [op for op in ops if op[0] not in ("r", "scan")]
-        cmds = [_encode(b"MULTI"), *map(_write_command, writes), _encode(b"EXEC")]
+        cmds = [MULTI, *map(_write_command, writes), EXEC]
         self._fill(writes, await self._await(conn, conn.send(cmds)))
         return done
 

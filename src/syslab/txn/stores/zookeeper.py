@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from typing import Any
 
 from kazoo.client import KazooClient, KazooState
@@ -50,6 +51,9 @@ from syslab.txn.stores.base import Session, Store, TxnFailed, TxnUnknown
 from syslab.txn.stores.registry import apply_ops, touched_keys
 
 ROOT = "/kv"
+# kazoo logs every dropped connection; silent unless the application configures logging.
+LOG = logging.getLogger(__name__)
+LOG.addHandler(logging.NullHandler())
 
 
 def _path(k: int) -> str:
@@ -215,7 +219,7 @@ class ZooKeeperStore(Store):
         self.sessions: list[ZooKeeperSession] = []
 
     async def _client(self) -> KazooClient:
-        client = KazooClient(hosts=self.hosts, timeout=self.timeout)
+        client = KazooClient(hosts=self.hosts, timeout=self.timeout, logger=LOG)
         try:
             await asyncio.to_thread(client.start, self.timeout)
         except KazooTimeoutError:
