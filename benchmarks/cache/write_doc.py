@@ -13,8 +13,8 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from syslab.common.report import fill_blocks
 from syslab.common.report import markdown_table as markdown
+from syslab.common.report import regenerate_doc
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -142,11 +142,7 @@ def main() -> None:
     res = json.loads((RESULTS / "cache.json").read_text())
     sweep = [json.loads(line) for line in (RESULTS / "cache_sweep.jsonl").read_text().splitlines()]
     blocks = {name: render(res, sweep) for name, render in BLOCKS.items()}
-    doc, missing = fill_blocks(DOC.read_text(), blocks)
-    for name in missing:
-        print(f"docs/cache.md has no block {name!r}")
-    DOC.write_text(doc)
-    print(f"updated {DOC}")
+    regenerate_doc(DOC, blocks)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from syslab.common.report import fill_blocks, markdown_table
+from syslab.common.report import markdown_table, regenerate_doc
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results" / "cdn.json"
@@ -325,11 +325,7 @@ def main() -> None:
             continue
         command = section.get("command", "")
         blocks[name] = render(section) + (f"\n\n_Made by `{command}`._" if command else "")
-    doc, missing = fill_blocks(DOC.read_text(), blocks)
-    for name in missing:
-        print(f"docs/cdn.md has no block {name!r}")
-    DOC.write_text(doc)
-    print(f"updated {DOC}")
+    regenerate_doc(DOC, blocks)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from syslab.common.report import fill_blocks, markdown_table
+from syslab.common.report import markdown_table, regenerate_doc
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results" / "video.json"
@@ -211,11 +211,7 @@ def main() -> None:
     for name, render in BLOCKS.items():
         r = _inputs(name, results)
         blocks[name] = render(r) if r else "Not measured yet (run the benchmark named here)."
-    text, missing = fill_blocks(DOC.read_text(), blocks)
-    if missing:
-        raise SystemExit(f"docs/video.md lacks blocks: {', '.join(missing)}")
-    DOC.write_text(text)
-    print(f"updated {DOC}")
+    regenerate_doc(DOC, blocks)
 
 
 if __name__ == "__main__":

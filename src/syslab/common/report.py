@@ -144,3 +144,15 @@ def fill_blocks(doc: str, blocks: dict[str, str]) -> tuple[str, list[str]]:
         if n == 0:
             missing.append(name)
     return doc, missing
+
+
+def regenerate_doc(doc: Path, blocks: dict[str, str]) -> Path:
+    """Rewrite the results blocks of the write-up `doc` (see `fill_blocks`); a block the
+    doc lacks is an error, so a renamed block never leaves stale numbers behind."""
+    doc = Path(doc)
+    text, missing = fill_blocks(doc.read_text(), blocks)
+    if missing:
+        raise SystemExit(f"{doc.name} lacks results blocks: {', '.join(missing)}")
+    doc.write_text(text)
+    print(f"updated {doc}")
+    return doc
