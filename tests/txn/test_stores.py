@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import random
+import signal
 import socket
 import time
 from collections.abc import AsyncIterator, Callable
@@ -329,6 +331,35 @@ def test_a_hung_transaction_times_out_and_later_ones_fail_fast(
     assert took < 2.5
     outcomes = [t.outcome for t in sorted(history, key=lambda t: t.index)]
     assert outcomes == [INFO, FAIL, FAIL, FAIL], [(t.outcome, t.error) for t in history]
+
+
+@pytest.mark.parametrize("name", ["etcd", "zookeeper"])
+def test_a_stopped_server_times_out_and_the_session_goes_on(name: str,
+                                                             server_for: Callable) -> None:
+    """etcd and ZooKeeper sessions survive a cancelled transaction (gRPC cancels one call;
+    ZooKeeper answers in order anyway): while the server is stopped the transaction times
+    out, and once it runs again the session's next transactions commit."""
+    server = server_for(name)
+
+    async def main():
+        async with opened(name, server) as store:
+            await store.load({1: 0})
+            session = await store.session(0, 1)
+            await session.execute([("w", 1, 1)])
+            pids = server.pids()
+            for pid in pids:
+                os.kill(pid, signal.SIGSTOP)
+            try:
+                with pytest.raises(TimeoutError):
+                    await asyncio.wait_for(session.execute([("w", 1, 2)]), 0.5)
+            finally:
+                for pid in pids:
+                    os.kill(pid, signal.SIGCONT)
+            return await session.execute([("add", 1, 10), ("r", 1, None)])
+
+    got = asyncio.run(main())
+    # etcd may drop the cancelled write or apply it; ZooKeeper applies it, before the add
+    assert got[1][2] in ((12,) if name == "zookeeper" else (11, 12))
 
 
 @pytest.mark.parametrize("factory", [servers.postgres, servers.redis, servers.etcd,

@@ -71,10 +71,15 @@ def _one_shot(ops: list[Op]) -> bool:
     return True
 
 
+# Errors with which etcd refuses a request without applying it.
+REFUSED = (aetcd_errors.InvalidArgumentError, aetcd_errors.PreconditionFailedError,
+           aetcd_errors.UnauthenticatedError)
+
+
 def _error(err: Exception, wrote: bool) -> Exception:
     text = " ".join(str(err).split()) or type(err).__name__
-    refused = ("failed to connect" in text.lower() or "connection refused" in text.lower())
-    if not wrote or refused:
+    never_sent = "failed to connect" in text.lower() or "connection refused" in text.lower()
+    if not wrote or never_sent or isinstance(err, REFUSED):
         return TxnFailed(f"etcd: {text}")
     return TxnUnknown(f"etcd: {text}")
 

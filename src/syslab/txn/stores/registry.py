@@ -104,6 +104,9 @@ def _server(kind: Callable[..., servers.Server], server: servers.Server | None,
             opts: dict[str, Any]):
     """`server` if given, else a new one of `kind` started with `opts` (and stopped)."""
     if server is not None:
+        if opts:
+            raise UserError(f"option {sorted(opts)[0]!r} is for a server open_system starts, "
+                            "not for one it is given")
         yield server
         return
     unknown = set(opts) - {"port", "timeout", "durable"}
@@ -170,11 +173,12 @@ async def _zookeeper(server: servers.Server | None = None, **opts: Any):
 
 
 @asynccontextmanager
-async def _sqlite(path: str | Path | None = None, **opts: Any):
+async def _sqlite(path: str | Path | None = None, server: None = None, **opts: Any):
     from syslab.txn.stores.sqlite import SqliteStore
 
-    if opts:
-        raise UserError(f"unknown option {sorted(opts)[0]!r} (known: path)")
+    if opts or server is not None:
+        raise UserError(f"unknown option {sorted(opts or ['server'])[0]!r} (SQLite runs in "
+                        "process; known: path)")
     with contextlib.ExitStack() as stack:
         if path is None:
             path = Path(stack.enter_context(tempfile.TemporaryDirectory(

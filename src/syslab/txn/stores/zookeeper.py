@@ -42,7 +42,13 @@ import logging
 from typing import Any
 
 from kazoo.client import KazooClient, KazooState
-from kazoo.exceptions import KazooException, NodeExistsError, NoNodeError, ZookeeperError
+from kazoo.exceptions import (
+    KazooException,
+    NodeExistsError,
+    NoNodeError,
+    RolledBackError,
+    ZookeeperError,
+)
 from kazoo.handlers.threading import KazooTimeoutError
 
 from syslab.common.errors import UserError
@@ -133,7 +139,7 @@ class ZooKeeperSession(Session):
         except (KazooException, ZookeeperError) as err:
             raise TxnUnknown(f"commit: {_text(err)}") from None
         failed = [r for r in results if isinstance(r, Exception)
-                  and type(r).__name__ != "RolledBackError"]
+                  and not isinstance(r, RolledBackError)]
         if failed and guessed and isinstance(failed[0], NodeExistsError | NoNodeError):
             raise _Guessed
         if failed:
