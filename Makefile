@@ -9,7 +9,7 @@ APT_PACKAGES := nginx-light varnish wrk postgresql-15 redis-server etcd-server e
 # What the tests start; a missing one triggers the apt-get below.
 SERVICE_FILES := /usr/lib/postgresql/15/bin/postgres /usr/share/java/zookeeper.jar
 
-.PHONY: setup services demo test lint bench-cache bench-cdn bench-sched bench-video clean
+.PHONY: setup services demo test lint bench-cache bench-cdn bench-sched bench-video bench-txn clean
 
 setup: $(STAMP)
 
@@ -72,6 +72,11 @@ bench-video: setup
 	$(BIN)/python benchmarks/video/pipeline.py
 	$(BIN)/python benchmarks/video/jpeg.py
 	$(BIN)/python benchmarks/video/write_doc.py
+
+bench-txn: setup services
+	$(BIN)/python benchmarks/txn/checker.py
+	$(BIN)/python benchmarks/txn/stores.py
+	$(BIN)/python benchmarks/txn/write_doc.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache
