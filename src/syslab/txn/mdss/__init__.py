@@ -1,0 +1,82 @@
+"""Our MDSS store: multi-dispatch strictly serializable transactions over 3 shards x 3 replicas.
+
+Multi-dispatch strict serializability (MDSS, see `shared/research/consistency.md` §1): a
+client may have many transactions in flight, and there is one serial order of the committed
+ones that respects (1) each client's *issue* order, even for transactions whose lifetimes
+overlap, (2) real time across clients, and (3) suffix-closed failures: if a client's
+transaction fails, those it issued while it was in flight fail too.
+
+Pieces (each module's doc has its details):
+
+- `replica`: one OS process per replica (kill -9 is real), an asyncio TCP server on
+  127.0.0.1 with a write-ahead log (`wal`: length + CRC32 records, group commit with
+  fdatasync, a torn or corrupt tail truncated on open and never replayed). Replica 0 is its
+  shard's fixed leader; it streams its log to the followers and acknowledges nothing before a
+  majority (2 of 3) has it on disk. A follower that restarts replays its log, then catches up
+  from the leader.
+- `transport`: length-prefixed JSON over TCP, every message delivered after a configurable
+  one-way delay T (no netem on this kernel), FIFO per connection.
+- `shard`: the leader's transaction logic (no-wait two-phase locking, one-shot transactions,
+  lock inheritance along a client's chain), a plain object driven by messages.
+- `coordinator`: the client's side, also a plain object: each client coordinates its own
+  transactions' two-phase commit and decides them in issue order.
+- `client`, `cluster`: the asyncio client library and the process manager;
+  `syslab.txn.stores.mdss` wraps them as the "mdss", "mdss-single" and "mdss-1bt" stores.
+
+Design. Ellis orders a client's operations with a chain of shard-to-shard messages, one hop
+per transaction whose predecessor is on another shard, so its latency grows with the fan-out
+(about 6T + (N-1)T). We keep the chain at the client instead, which already knows the issue
+order: every transaction of a request is sent to its shards at once and *prepared* in
+parallel (locks taken, reads done, effects held), and the client, as two-phase-commit
+coordinator, decides them in issue order as the votes arrive: commit if all its shards voted
+yes and its predecessor committed. A whole request is decided one round trip after it was
+sent, then its commits are replicated in parallel, so a request of any size takes about 6T
+(2T to prepare and vote, T to send the decisions, 2T to replicate, T to answer), against 4T
+(a one-shot write; 2T for a read) to 6T (two shards) per transaction for a single-dispatch
+client, whatever the fan-out. A transaction on one shard with nothing of its client
+undecided skips the vote (one-shot: its leader decides it alone), so at fan-out 1 both take
+the same path. Later transactions of a client may read an earlier one's tentative writes
+(lock inheritance), so a write and the read issued right after it neither conflict nor miss
+each other. The cost is aborts: locks are no-wait, so a transaction that meets another
+client's lock fails at once (no deadlock can form, nothing waits on another client), and
+suffix closure fails its client's later transactions in flight.
+
+Why the histories are MDSS. Give every committed transaction a serialization point: for a
+two-phase transaction the moment its client decides to commit it, for a one-shot one the
+moment its leader runs it. Order the committed transactions by these points.
+
+- Legal: at its point, a transaction holds all its locks (taken at prepare, before its vote;
+  released when the decision arrives, after its point; a one-shot one runs atomically). Two
+  conflicting transactions of different clients never hold conflicting locks at the same
+  time, so their order on every shared key is the order of their points. Two of the same
+  client may overlap (lock inheritance), but then the later one read the earlier one's
+  tentative values and is decided after it, so again the order on the key is the order of
+  their points; a transaction never reads the writes of one that aborts, because it aborts
+  with it. Each read therefore sees the last write before it in this order.
+- Issue order: a client decides its transactions in issue order (a one-shot one only when
+  everything earlier is decided), so points follow issue order.
+- Real time: a point lies between invocation and response (it happens after the transaction
+  was sent and before it is answered), so if T1 answered before T2 was invoked, T1's point is
+  earlier.
+- Suffix-closed failures: a transaction commits only if its predecessor (the latest earlier
+  undecided one when it was issued) committed, recursively; one issued after an earlier one
+  failed but before the application recorded that failure fails at once (`coordinator`).
+- Durability: a commit is answered only when its log record is on a majority, a read only
+  when everything it could have read is, and answers come in issue order, so no
+  acknowledged transaction, and none it depends on, is lost when a follower dies.
+
+Faults supported: kill -9 of any follower at any time (the leader and the other follower are
+a majority; the restarted follower replays its log, truncating a torn or corrupt tail, and
+catches up from its leader). Not supported: leader failover. Leaders are fixed; killing one
+stops its shard (transactions touching it fail, or are indeterminate if their commit was in
+flight there, and one whose commit was in flight to it may be committed on its other shards
+only), and a leader is not restarted. A client is its transactions' coordinator, so a client
+process that dies between sending its commit messages can likewise leave a transaction
+committed on some shards only; the clients live in the benchmark process, which does not
+die mid-run.
+"""
+
+from syslab.txn.mdss.client import MdssClient, Session
+from syslab.txn.mdss.cluster import Cluster
+
+__all__ = ["Cluster", "MdssClient", "Session"]
