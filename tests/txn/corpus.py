@@ -53,24 +53,27 @@ def simulate(n: int, *, workload: str = "list-append", clients: int = 10, depth:
             invoke = max(invoke, heapq.heappop(heap))
         invoke += 1e-6
         complete = invoke + float(durations[i])
-        commit = max(invoke + float(commit_at[i]) * (complete - invoke), last_commit[c] + 1e-9)
-        complete = max(complete, commit)
-        heapq.heappush(heap, complete)
         last_invoke[c] = invoke
-        if invoke < fail_until[c] or outcome_draw[i] < fail_rate:
-            outcome = FAIL
-            fail_until[c] = max(fail_until[c], complete)
+        if invoke < fail_until[c]:
+            # failed by a failure in flight: the client hears of it as of that one
+            outcome, complete = FAIL, max(invoke, min(complete, fail_until[c]))
+        elif outcome_draw[i] < fail_rate:
+            outcome, fail_until[c] = FAIL, complete
         elif outcome_draw[i] < fail_rate + info_rate:
             outcome = INFO
         else:
             outcome = OK
+        commit = None
         if outcome == OK or (outcome == INFO and applies[i]):
+            commit = max(invoke + float(commit_at[i]) * (complete - invoke),
+                         last_commit[c] + 1e-9)  # per client in issue order
+            complete = max(complete, commit)
             last_commit[c] = commit
+        heapq.heappush(heap, complete)
         t = Txn(i, c, index[c], invoke, None if outcome == INFO else complete, outcome,
                 plans.next(c))
         index[c] += 1
-        rows.append((commit + float(shift[i]) if t.outcome == OK or (outcome == INFO and applies[i])
-                     else None, t))
+        rows.append((None if commit is None else commit + float(shift[i]), t))
     state: dict[int, object] = {}
     for _, t in sorted((r for r in rows if r[0] is not None), key=lambda r: r[0]):
         done = []
