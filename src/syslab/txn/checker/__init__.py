@@ -92,7 +92,7 @@ def check(history: History | Iterable[Txn], model: str = "strict-serializable") 
     anomalies = read_anomalies(obs) + failure_suffix(txns, timeout)
     cycles = find_cycles(graph)
     anomalies += [_cycle_anomaly(graph, name, ids, obs.txns)
-                  for found in cycles for name, ids in found]
+                  for found in cycles.found for name, ids in found]
     anomalies.sort(key=lambda a: (ANOMALY_NAMES.index(a.name), a.txns))
     violations = sorted({a.name for a in anomalies if m.forbids(a.name)},
                         key=ANOMALY_NAMES.index)
@@ -104,7 +104,8 @@ def check(history: History | Iterable[Txn], model: str = "strict-serializable") 
         "register_keys": len(obs.registers),
         "unchecked_ops": obs.unchecked_ops,
         "edges": graph.counts(),
-        "cyclic_components": len(cycles),
+        "cyclic_components": len(cycles.found),
+        "searches_cut_short": cycles.cut_short,
     }
     return Report(model, not violations, anomalies, violations, stats)
 

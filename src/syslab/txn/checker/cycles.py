@@ -18,14 +18,20 @@ the levels, so what is skipped can never change a verdict. A found cycle is name
 own edges (`anomalies.cycle_name`), so the name always matches the witness.
 
 Each candidate edge a -> b is closed by a breadth-first search from b back to a, so the
-witness is the shortest cycle through any candidate. Large components are pruned first
-(candidates inside one SCC of the allowed edges; for G-single, candidates whose ends are
-in topological order of the acyclic ww/wr graph) and each search has a visit budget, so a
-history that is one giant tangle still finishes; the budget only bounds how hard a
-shorter witness is sought.
+witness is the shortest cycle through any candidate. Large components are pruned first:
+for G0, G1c and G2-item to candidates inside one SCC of the allowed edges, each of which
+closes a cycle; for G-single to candidates whose ends are in topological order of the
+acyclic ww/wr graph, which may or may not close one. Each search has a budget of node
+visits, so a history that is one giant tangle still finishes. For G0, G1c and G2-item the
+budget only bounds the hunt for a shorter witness (the first cycle is always found). A
+G-single search can run out before closing any cycle: it is then counted as cut short
+(`Cycles.cut_short`, in the report's stats), and the component reports the kinds it did
+find.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.sparse import csr_matrix
@@ -60,10 +66,21 @@ def components(graph: Graph) -> list[np.ndarray]:
     return np.split(inside, cuts)
 
 
-def find_cycles(graph: Graph) -> list[list[tuple[str, list[int]]]]:
+@dataclass
+class Cycles:
     """Per cyclic component, (anomaly name, edge ids of its witness cycle in order) for
-    each cycle anomaly found there."""
-    return [_search_component(graph, edges) for edges in components(graph)]
+    each cycle anomaly found there; and how many searches ran out of budget before
+    closing a cycle."""
+
+    found: list[list[tuple[str, list[int]]]]
+    cut_short: int
+
+
+def find_cycles(graph: Graph) -> Cycles:
+    out = Cycles([], 0)
+    for edges in components(graph):
+        out.found.append(_search_component(graph, edges, out))
+    return out
 
 
 class _Component:
@@ -93,7 +110,8 @@ class _Component:
         return self._candidates[required]
 
 
-def _search_component(graph: Graph, edges: np.ndarray) -> list[tuple[str, list[int]]]:
+def _search_component(graph: Graph, edges: np.ndarray, tally: Cycles
+                      ) -> list[tuple[str, list[int]]]:
     comp = _Component(graph, edges)
     found: dict[str, int] = {}  # kind -> lowest level at which a cycle of it was found
     out: list[tuple[str, list[int]]] = []
@@ -103,10 +121,12 @@ def _search_component(graph: Graph, edges: np.ndarray) -> list[tuple[str, list[i
                 continue
             allowed = frozenset(path_kinds + extra)
             candidates = comp.candidates(required)
-            order = None
+            order, closing = None, False
             if comp.n > SMALL and len(candidates):
-                candidates, order = _prune(comp, candidates, allowed, required in allowed)
-            cycle = _shortest_cycle(comp, candidates, allowed, order)
+                closing = required in allowed
+                candidates, order = _prune(comp, candidates, allowed, closing)
+            cycle, cut = _shortest_cycle(comp, candidates, allowed, order, closing)
+            tally.cut_short += cut
             if cycle is None:
                 continue
             cycle = comp.ids[cycle].tolist()
@@ -158,8 +178,10 @@ def _topological(n: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray | None:
 
 
 def _shortest_cycle(comp: _Component, candidates: np.ndarray, allowed: frozenset[int],
-                    rank: list[int] | None) -> list[int] | None:
-    """Edge positions of the shortest cycle through one of `candidates` (tried in order)."""
+                    rank: list[int] | None, closing: bool) -> tuple[list[int] | None, bool]:
+    """Edge positions of the shortest cycle through one of `candidates` (tried in order),
+    and whether the budget ran out before any was found. `closing`: every candidate
+    closes a cycle, so the first search runs to its end whatever the budget."""
     best: list[int] | None = None
     budget = [BUDGET]
     for c, a, b in zip(candidates.tolist(), comp.src[candidates].tolist(),
@@ -167,16 +189,17 @@ def _shortest_cycle(comp: _Component, candidates: np.ndarray, allowed: frozenset
         max_len = len(best) - 2 if best else comp.n  # path edges that would improve
         if max_len < 1:
             break
-        path = _path(comp, b, a, allowed, max_len, rank, budget)
+        path = _path(comp, b, a, allowed, max_len, rank, budget,
+                     bounded=best is not None or not closing)
         if path is not None:
             best = [c, *path]
         if budget[0] <= 0:
-            break
-    return best
+            return best, best is None
+    return best, False
 
 
 def _path(comp: _Component, start: int, goal: int, allowed: frozenset[int], max_len: int,
-          rank: list[int] | None, budget: list[int]) -> list[int] | None:
+          rank: list[int] | None, budget: list[int], bounded: bool) -> list[int] | None:
     """Edge positions of a shortest path start -> goal over `allowed` kinds with at most
     `max_len` edges (breadth-first); with `rank`, only through nodes ranked up to goal."""
     indptr, succ, succ_kind, succ_id = comp.indptr, comp.succ, comp.succ_kind, comp.succ_id
@@ -200,10 +223,10 @@ def _path(comp: _Component, start: int, goal: int, allowed: frozenset[int], max_
                     return path[::-1]
                 nxt.append(v)
         budget[0] -= len(nxt)
-        if not nxt or budget[0] <= 0:
+        if not nxt or (bounded and budget[0] <= 0):
             return None
         frontier = nxt
     return None
 
 
-__all__ = ["BUDGET", "LEVEL_EXTRA", "SEARCHES", "components", "find_cycles"]
+__all__ = ["BUDGET", "LEVEL_EXTRA", "SEARCHES", "Cycles", "components", "find_cycles"]
