@@ -381,3 +381,16 @@ def test_a_serializable_but_not_strict_history_is_judged_per_model() -> None:
     strict = check(h, "strict-serializable")
     assert not strict.valid and strict.violations
     assert all(name.endswith("-realtime") for name in strict.counts())
+
+
+def test_a_search_out_of_budget_is_counted_and_later_stages_still_name_the_cycle(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cycles, "SMALL", 0)
+    monkeypatch.setattr(cycles, "BUDGET", 1)
+    case = next(c for _, c in CORPUS if c.label == "rw-register/G-single-realtime")
+    report = check(case.history)
+    # the G-single search gave up; the G2-item search, whose pruned candidates all close
+    # a cycle, found the one-rw cycle, which is named by its edges
+    assert report.stats["searches_cut_short"] >= 1
+    assert report.violations == ["G-single-realtime"]
+    assert "ran out of budget" in report.lines()[-1]

@@ -56,7 +56,7 @@ class Report:
         s = self.stats
         size = f"{s.get('txns', 0)} transactions, {s.get('committed', 0)} committed"
         if not counts:
-            return [f"{self.model}: valid ({size}; no anomalies)"]
+            return [f"{self.model}: valid ({size}; no anomalies)"] + self._cut_short()
         bad = [f"{n} x{c}" for n, c in counts.items() if n in self.violations]
         allowed = [f"{n} x{c}" for n, c in counts.items() if n not in self.violations]
         verdict = "valid" if self.valid else "NOT valid"
@@ -73,7 +73,12 @@ class Report:
             out += [f"  {n}: {a.explanation}" for a in shown]
             if counts[n] > len(shown):
                 out.append(f"  ... and {counts[n] - len(shown)} more {n}")
-        return out
+        return out + self._cut_short()
+
+    def _cut_short(self) -> list[str]:
+        cut = self.stats.get("searches_cut_short", 0)
+        return [f"  note: {cut} G-single searches ran out of budget in tangled components; "
+                f"a G-single there may be unreported"] if cut else []
 
 
 def check(history: History | Iterable[Txn], model: str = "strict-serializable") -> Report:
