@@ -40,8 +40,8 @@ def checker(r: dict) -> str:
            for name, a in c["per_anomaly"].items()]
     return (
         "Check time (median of repeats, this 2-core machine), then the seeded corpus: one "
-        "injected anomaly per case, each case checked under every model; *exact* means the "
-        "anomaly was reported under its own name.\n\n"
+        "injected anomaly per case, checked under MDSS (the tests check every model); "
+        "*exact* means the anomaly was reported under its own name.\n\n"
         + markdown_table(["history", "transactions", "committed", "edges", "model", "valid",
                           "anomalies", "seconds"], rows)
         + f"\n\nGoal: {r['goal']}: **{'met' if r['goal_met'] else 'not met'}**.\n\n"
