@@ -215,4 +215,18 @@ register("sqlite", "SQLite 3 BEGIN IMMEDIATE (serializable), one connection per 
          _sqlite)
 
 
+
+def _register_mdss() -> None:
+    # imported here, not at the top: the MDSS package imports this module's helpers
+    from functools import partial
+
+    from syslab.txn.stores import mdss
+
+    for name, what in mdss.SYSTEMS.items():
+        register(name, what, partial(mdss.open_mdss, name))
+
+
+_register_mdss()
+
+
 __all__ = ["OPENERS", "SYSTEMS", "apply_ops", "open_system", "register", "touched_keys"]
