@@ -24,5 +24,7 @@ def test_tour_writes_report(tmp_path: Path) -> None:
     assert "cdn: one edge in front of an origin" in page
     assert "sched: GPU-cluster scheduling policies" in page
     assert "video: frame filters before the detector" in page
+    assert "txn: multi-dispatch strict serializability" in page
+    assert "checked against MDSS: mdss: valid" in page
     pngs = list((out / "figures").glob("*.png"))
     assert len(pngs) == 8 and all(p.stat().st_size > 10_000 for p in pngs)

@@ -16,6 +16,7 @@ TOURS: dict[str, str] = {
     "cdn": "syslab.cdn.tour:tour",
     "sched": "syslab.sched.tour:tour",
     "video": "syslab.video.tour:tour",
+    "txn": "syslab.txn.tour:tour",
 }
 
 
