@@ -59,3 +59,39 @@ def test_bad_input_is_one_line(syslab, one_line_error, tmp_path: Path) -> None:
                    "depths must be at least 1")
     one_line_error(syslab("txn", "bench", "--system", "sqlite", "--one-big"),
                    "--one-big needs --fanout")
+
+
+def test_serve_starts_a_cluster_that_answers_and_stops_on_sigterm() -> None:
+    import asyncio
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from syslab.txn.mdss.client import MdssClient
+
+    src = Path(__file__).resolve().parents[2] / "src"
+    proc = subprocess.Popen([sys.executable, "-c", "from syslab.cli import main; main()",
+                             "txn", "serve", "--delay-ms", "1"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(src)})
+    try:
+        lines = [proc.stdout.readline() for _ in range(4)]
+        assert lines[0].startswith("shard 0: leader 127.0.0.1:"), lines + [proc.stderr.read()]
+        ports = [int(p) for p in lines[3].split()[1].split(",")]
+
+        async def write_then_read() -> list:
+            client = MdssClient(ports, 0.001)
+            await client.connect()
+            try:
+                session = client.session(single=False)
+                await session.execute([("w", 7, 1), ("w", 8, 2)])
+                return await session.execute([("r", 7, None), ("r", 8, None)])
+            finally:
+                await client.close()
+
+        assert asyncio.run(write_then_read()) == [("r", 7, 1), ("r", 8, 2)]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and out.strip().endswith("stopped"), err

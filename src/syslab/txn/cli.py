@@ -193,3 +193,39 @@ def check(
         json_out.write_text(json.dumps(report.to_json(), indent=1))
     if not report.valid:
         raise typer.Exit(1)
+
+
+@app.command()
+def serve(
+    delay_ms: float = typer.Option(0.0, "--delay-ms",
+                                   help="One-way delay injected on every message."),
+    shards: int = typer.Option(3, "--shards"),
+    replicas: int = typer.Option(3, "--replicas"),
+    data_dir: Path | None = typer.Option(
+        None, "--data-dir", help="Where the replicas' logs live (default: a temp dir)."),
+    base_port: int | None = typer.Option(
+        None, "--base-port", help="Replica (s, r) listens on base + s * replicas + r "
+        "(default: free ports)."),
+) -> None:
+    """Start an MDSS cluster (shards x replicas processes on 127.0.0.1) until Ctrl-C or
+    SIGTERM; prints where each replica listens."""
+    import signal
+    import threading
+
+    from syslab.txn.mdss.cluster import Cluster
+
+    if shards < 1 or replicas < 1 or replicas % 2 == 0:
+        raise UserError(f"shards must be >= 1 and replicas odd (a majority), got {shards} "
+                        f"and {replicas}")
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    with Cluster(shards=shards, replicas=replicas, delay_ms=delay_ms, data_dir=data_dir,
+                 base_port=base_port) as cluster:
+        for s in range(shards):
+            ports = [cluster.port(s, r) for r in range(replicas)]
+            print(f"shard {s}: leader 127.0.0.1:{ports[0]}, followers "
+                  + ", ".join(f"127.0.0.1:{p}" for p in ports[1:]), flush=True)
+        print("leaders " + ",".join(str(p) for p in cluster.leader_ports), flush=True)
+        stop.wait()
+    print("stopped", flush=True)
