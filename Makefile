@@ -76,6 +76,7 @@ bench-video: setup
 bench-txn: setup services
 	$(BIN)/python benchmarks/txn/checker.py
 	$(BIN)/python benchmarks/txn/stores.py
+	$(BIN)/python benchmarks/txn/mdss.py
 	$(BIN)/python benchmarks/txn/write_doc.py
 
 clean:

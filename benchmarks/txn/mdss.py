@@ -184,6 +184,10 @@ def ratios_by_fanout(fan: list[dict]) -> dict[int, float]:
             for f in sorted({r["request_size"] for r in fan})}
 
 
+def fault_seconds(seconds: float) -> float:
+    return max(6.0, 2 * seconds)
+
+
 async def main_async(args, console: Console) -> dict:
     fanouts = (1, 8, 32) if args.quick else FANOUTS
     loads = (1, 16) if args.quick else LOADS
@@ -196,7 +200,7 @@ async def main_async(args, console: Console) -> dict:
             skw = await skew(b, zipfs)
             await b.run("mdss", "list-append", clients=3, depth=8, zipf=0.99, keys=50,
                         label="list-append mdss")
-            flt = await fault(cluster, max(6.0, 2 * args.seconds), console)
+            flt = await fault(cluster, fault_seconds(args.seconds), console)
     ratios = ratios_by_fanout(fan)
     peak = {s: max(r["goodput"] for r in thr if r["system"] == s)
             for s in ("mdss", "mdss-single")}
@@ -241,7 +245,8 @@ def main() -> None:
         console.print(f"{goal}: {met}")
     update_json(RESULTS, "mdss", {
         "command": " ".join(["python benchmarks/txn/mdss.py", *sys.argv[1:]]),
-        "delay_ms": args.delay_ms, "seconds": args.seconds, **res,
+        "delay_ms": args.delay_ms, "seconds": args.seconds,
+        "fault_seconds": fault_seconds(args.seconds), **res,
         "figures": [str(fig.relative_to(ROOT))],
         "machine": machine_record(load_before),
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),

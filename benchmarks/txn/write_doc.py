@@ -78,9 +78,54 @@ def stores(r: dict) -> str:
     )
 
 
+def _goal(flag: object) -> str:
+    return {True: "**met**", False: "**not met**"}.get(flag, "-")
+
+
+def mdss(r: dict) -> str:
+    by = {(x["system"], x["request_size"]): x for x in r["fanout"]}
+    fan = [[str(f), _f(by[("mdss", int(f))]["request_p50_ms"], ".1f"),
+            _f(by[("mdss-single", int(f))]["request_p50_ms"], ".1f"), f"{ratio:.2f}"]
+           for f, ratio in r["fanout_ratio"].items()]
+    thr = [[x["system"], str(x["clients"]), str(x["depth"]), f"{x['goodput']:,.0f}",
+            _f(x["p50_ms"], ".1f"), f"{x['abort_rate']:.3f}"] for x in r["throughput"]]
+    skw = [[x["system"], f"{x['zipf']:g}", _f(x.get("request_goodput"), ".1f"),
+            f"{x['abort_rate']:.3f}"] for x in r["skew"]]
+    checks = [[c["run"], f"{c['txns']:,}", f"{c['committed']:,}",
+               "yes" if c["valid"] else "NO: " + _counts(c["anomalies"])] for c in r["checks"]]
+    f = r["fault"]
+    g = r["goals"]
+    goals = "\n".join(f"- {name.replace('_', ' ')}: {_goal(met)}" for name, met in g.items())
+    figs = "\n".join(f"![{Path(p).stem}](figures/txn/{Path(p).name})" for p in r["figures"])
+    return (
+        f"{r['delay_ms']:g} ms one-way delay on every message, {r['seconds']:g} s per run, "
+        "one cluster for all runs (the baselines are the same servers).\n\n"
+        "Fan-out: median latency of a request of F single-key transactions (ms).\n\n"
+        + markdown_table(["F", "mdss", "mdss-single", "single / mdss"], fan)
+        + "\n\nLoad: committed transactions per second, single-key transactions.\n\n"
+        + markdown_table(["system", "clients", "in flight", "committed/s", "p50 ms",
+                          "abort rate"], thr)
+        + "\n\nSkew: requests of 8 writes over 100 keys; goodput counts requests whose "
+          "transactions all committed.\n\n"
+        + markdown_table(["system", "zipf", "requests/s", "abort rate"], skw)
+        + "\n\nEvery history, checked against MDSS:\n\n"
+        + markdown_table(["run", "transactions", "committed", "MDSS"], checks)
+        + f"\n\nFault: shard 1's follower killed with SIGKILL a third into a "
+          f"{r['fault_seconds']:g}-s list-append run and restarted a third later: "
+          f"{f['committed']:,} of {f['txns']:,} transactions committed, history "
+          f"{'passes' if f['valid_mdss'] else 'FAILS'} the MDSS check; of "
+          f"{f['acked_appends_on_shard']} acknowledged appends on that shard, "
+          f"{f['missing_on_leader']} missing on the leader and "
+          f"{f['missing_on_restarted_follower']} on the restarted follower; logs "
+          f"{'identical' if f['same_log'] else 'differ'} after catch-up.\n\nGoals:\n\n"
+        + goals + "\n\n" + figs + _made_by(r)
+    )
+
+
 BLOCKS: dict[str, tuple[str, Callable[[dict], str]]] = {
     "checker": ("checker", checker),
     "stores": ("stores", stores),
+    "mdss": ("mdss", mdss),
 }
 
 
