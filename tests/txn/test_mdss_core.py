@@ -13,6 +13,7 @@ from syslab.txn.mdss.coordinator import (
     OK,
     PRED_FAILED,
     PRED_LOST,
+    QUIET_TURNS,
     UNKNOWN,
     Chain,
     ClientTxn,
@@ -24,8 +25,10 @@ SHARDS = 3
 
 
 class Net:
-    """Shard leaders and client chains; messages delivered in one global FIFO order.
-    A shard's log counts as replicated at once unless the shard is in `hold`."""
+    """Shard leaders and client chains; messages delivered in one global FIFO order, except
+    on client -> shard links that are `paused` (held back until `resume`). A shard's log
+    counts as replicated at once unless the shard is in `hold`. Chains' clocks tick once per
+    reading, so earlier segments are older, unless a chain is given its own clock."""
 
     def __init__(self) -> None:
         self.shards = [Shard(s, SHARDS) for s in range(SHARDS)]
@@ -34,19 +37,43 @@ class Net:
         self.delivered: list[ClientTxn] = []
         self.hold: set[int] = set()
         self.lost: set[int] = set()
+        self.paused: dict[tuple[str, int], list] = {}
         self.sent: list[tuple[str, int, dict]] = []
+        self.now = 0.0
+        self.ticking: set[str] = set()  # chains holding failures until quiet
 
-    def chain(self, cid: str, single: bool = False) -> Chain:
+    def tick(self) -> float:
+        self.now += 1.0
+        return self.now
+
+    def chain(self, cid: str, single: bool = False, clock=None) -> Chain:
         def send(s: int, msg: dict) -> None:
             self.sent.append((cid, s, msg))
-            self.q.append(("to-shard", cid, s, msg))
+            held = self.paused.get((cid, s))
+            if held is not None:
+                held.append(("to-shard", cid, s, msg))
+            else:
+                self.q.append(("to-shard", cid, s, msg))
 
-        c = Chain(cid, SHARDS, send, self.delivered.append, single=single)
+        c = Chain(cid, SHARDS, send, self.delivered.append, single=single,
+                  clock=clock or self.tick, on_hold=lambda: self.ticking.add(cid))
         self.chains[cid] = c
         return c
 
-    def run(self) -> None:
-        while self.q:
+    def pause(self, cid: str, s: int) -> None:
+        self.paused[cid, s] = []
+
+    def resume(self, cid: str, s: int) -> None:
+        self.q.extend(self.paused.pop((cid, s)))
+
+    def run(self, ticks: bool = True) -> None:
+        """Deliver everything; then let event-loop turns pass until held failures go."""
+        while self.q or (ticks and self.ticking):
+            if not self.q:
+                for cid in list(self.ticking):
+                    if not self.chains[cid].tick():
+                        self.ticking.discard(cid)
+                continue
             kind, cid, s, msg = self.q.popleft()
             if s in self.lost:
                 continue
@@ -127,11 +154,25 @@ def test_a_read_issued_right_after_a_write_sees_it() -> None:
     assert [t.index for t in net.delivered] == [0, 1, 2, 3]
 
 
-def test_a_conflict_fails_the_transaction_and_its_successors_in_flight() -> None:
+def test_a_request_waits_for_an_older_holder() -> None:
     net = Net()
     a, b = net.chain("a"), net.chain("b")
-    ta = a.issue([("w", 1, 1), ("w", 2, 1)])  # prepares first on both shards
-    tb = b.issue([("w", 1, 2)])  # one-shot at shard 1: key 1 is locked -> refused
+    ta = a.issue([("w", 1, 1), ("w", 2, 1)])  # prepares first on both shards, holds key 1
+    tb = b.issue([("r", 1, None)])  # one-shot, younger: waits for key 1
+    tb2 = b.issue([("w", 1, 2), ("w", 5, 2)])  # behind tb at shard 1 (issue order)
+    net.run()
+    committed(ta)
+    assert committed(tb) == [("r", 1, 1)]  # ordered after ta, whose lock it waited for
+    committed(tb2)
+    assert net.shards[1].kv[1] == 2
+    assert all(not s.locks and not s.prepared and not s.waiting for s in net.shards)
+
+
+def test_a_younger_holder_refuses_and_the_suffix_fails() -> None:
+    net = Net()
+    a, b = net.chain("a"), net.chain("b", clock=lambda: 0.0)  # b is older than a
+    ta = a.issue([("w", 1, 1), ("w", 2, 1)])  # prepares first on both shards, holds key 1
+    tb = b.issue([("w", 1, 2)])  # older, meets a younger holder: refused
     tb2 = b.issue([("w", 5, 2)])  # issued while tb was in flight
     tb3 = b.issue([("r", 6, None), ("w", 7, 3)])
     net.run()
@@ -152,18 +193,76 @@ def test_a_conflict_fails_the_transaction_and_its_successors_in_flight() -> None
     assert all(not s.locks and not s.prepared for s in net.shards)
 
 
+def test_failures_are_answered_together_once_the_client_is_quiet() -> None:
+    net = Net()
+    a, b = net.chain("a"), net.chain("b", clock=lambda: 0.0)
+    a.issue([("w", 1, 1), ("w", 2, 1)])
+    tb = b.issue([("w", 1, 2)])  # refused
+    tb2 = b.issue([("w", 5, 2)])
+    net.run(ticks=False)
+    assert tb.outcome == tb2.outcome == FAILED and not net.delivered[1:]
+    assert b.tick()  # a turn passes
+    tb3 = b.issue([("w", 8, 1)])  # issued while they are held: fails, joins them
+    assert tb3.outcome == FAILED and tb3.error == PRED_FAILED
+    turns = 1
+    while b.tick():
+        turns += 1
+    assert turns == QUIET_TURNS
+    assert net.delivered[1:] == [tb, tb2, tb3]
+
+
 def test_an_abort_releases_the_chain_it_leaves_behind() -> None:
     """A refused transaction whose successors inherited its locks on other shards: they
     all abort and every lock goes."""
     net = Net()
-    a, b = net.chain("a"), net.chain("b")
+    a, b = net.chain("a"), net.chain("b", clock=lambda: 0.0)
     a.issue([("w", 2, 1), ("w", 4, 1)])  # holds key 2 (shard 2) and 4 (shard 1)
     t1 = b.issue([("w", 3, 1), ("w", 2, 9)])  # shard 0 ok, shard 2 refused
     t2 = b.issue([("r", 3, None), ("w", 6, 1)])  # inherits key 3 on shard 0
     net.run()
     assert t1.outcome == t2.outcome == FAILED
     assert net.shards[0].kv == {}
-    assert all(not s.locks and not s.prepared for s in net.shards)
+    assert all(not s.locks and not s.prepared and not s.waiting for s in net.shards)
+
+
+def test_a_waiting_request_keeps_its_place() -> None:
+    """An older request waiting for a key also holds off younger ones from the other keys
+    it wants, so it is not starved (and not refused by them later)."""
+    net = Net()
+    h, w, n = net.chain("h"), net.chain("w"), net.chain("n")
+    th = h.issue([("w", 0, 1), ("w", 1, 1)])  # oldest: holds key 0 on shard 0
+    tw = w.issue([("add", 0, 10), ("add", 3, 10)])  # waits for key 0, wants key 3 too
+    tn = n.issue([("add", 3, 100)])  # youngest, key 3 is free: still waits behind tw
+    net.run()
+    committed(th)
+    committed(tw)
+    committed(tn)
+    assert net.shards[0].kv == {0: 11, 3: 110}
+    assert net.shards[0].log_end == 3
+
+
+@pytest.mark.parametrize("older", ["a", "b"])
+def test_waits_never_close_a_cycle(older: str) -> None:
+    """The cycle naive waiting would build: A1 waits for B2's lock, B2's decision for its
+    predecessor B1, B1 for A2's lock, A2's decision for A1. Priorities break it: only a
+    wait for an older holder is allowed, so the older client's request, which meets the
+    younger one's lock, is refused, and the younger client commits everything."""
+    net = Net()
+    a = net.chain("a", clock=lambda: 1.0 if older == "a" else 2.0)
+    b = net.chain("b", clock=lambda: 2.0 if older == "a" else 1.0)
+    net.pause("b", 1)
+    b1 = b.issue([("w", 1, 1), ("w", 2, 1)])  # shards 1 (held back) and 2
+    b2 = b.issue([("w", 0, 2), ("w", 5, 2)])  # shards 0 and 2: holds key 0
+    net.run()
+    a1 = a.issue([("w", 0, 3), ("w", 8, 3)])  # wants key 0 on shard 0
+    a2 = a.issue([("w", 1, 4), ("w", 11, 4)])  # takes key 1 on shard 1
+    net.run()
+    net.resume("b", 1)  # now b1 wants key 1
+    net.run()
+    losers, winners = ((a1, a2), (b1, b2)) if older == "a" else ((b1, b2), (a1, a2))
+    assert all(t.outcome == OK for t in winners)
+    assert all(t.outcome == FAILED for t in losers)
+    assert all(not s.locks and not s.prepared and not s.waiting for s in net.shards)
 
 
 def test_answers_come_in_issue_order() -> None:
@@ -206,7 +305,7 @@ def test_single_dispatch_sends_the_next_transaction_after_the_previous_answered(
 
 def test_single_dispatch_failures_are_suffix_closed_too() -> None:
     net = Net()
-    a, b = net.chain("a"), net.chain("b", single=True)
+    a, b = net.chain("a"), net.chain("b", single=True, clock=lambda: 0.0)
     a.issue([("w", 1, 1), ("w", 2, 1)])
     t1 = b.issue([("w", 1, 2)])
     t2 = b.issue([("w", 4, 2)])  # waits its turn; t1 fails meanwhile
@@ -265,11 +364,17 @@ def test_a_lost_leader_mid_two_phase_commit() -> None:
 
 def test_a_client_gone_releases_its_locks() -> None:
     shard = Shard(0, SHARDS)
-    shard.handle("conn", {"t": "P", "x": "a.0", "c": "a", "i": 0,
+    shard.handle("conn", {"t": "P", "x": "a.0", "c": "a", "i": 0, "ts": 1.0,
                           "o": [[0, "w", 3, 1]]})
-    assert shard.locks and shard.prepared
-    shard.forget("conn")
-    assert not shard.locks and not shard.prepared and shard.kv == {}
+    shard.handle("conn2", {"t": "P", "x": "b.0", "c": "b", "i": 0, "ts": 2.0,
+                           "o": [[0, "r", 3, None]]})
+    assert shard.locks and shard.prepared and shard.waiting
+    shard.forget("conn")  # b's read gets the key
+    assert [(to, m["t"], m["ok"]) for to, m in shard.take_out()] == [
+        ("conn", "V", 1), ("conn2", "V", 1)]
+    shard.forget("conn2")
+    assert not shard.locks and not shard.prepared and not shard.waiting
+    assert shard.kv == {}
 
 
 @pytest.mark.parametrize("single", [False, True])

@@ -16,8 +16,9 @@ Pieces (each module's doc has its details):
   from the leader.
 - `transport`: length-prefixed JSON over TCP, every message delivered after a configurable
   one-way delay T (no netem on this kernel), FIFO per connection.
-- `shard`: the leader's transaction logic (no-wait two-phase locking, one-shot transactions,
-  lock inheritance along a client's chain), a plain object driven by messages.
+- `shard`: the leader's transaction logic (two-phase locking with deadlock-free waiting,
+  one-shot transactions, lock inheritance along a client's chain), a plain object driven by
+  messages.
 - `coordinator`: the client's side, also a plain object: each client coordinates its own
   transactions' two-phase commit and decides them in issue order.
 - `client`, `cluster`: the asyncio client library and the process manager;
@@ -37,16 +38,18 @@ client, whatever the fan-out. A transaction on one shard with nothing of its cli
 undecided skips the vote (one-shot: its leader decides it alone), so at fan-out 1 both take
 the same path. Later transactions of a client may read an earlier one's tentative writes
 (lock inheritance), so a write and the read issued right after it neither conflict nor miss
-each other. The cost is aborts: locks are no-wait, so a transaction that meets another
-client's lock fails at once (no deadlock can form, nothing waits on another client), and
-suffix closure fails its client's later transactions in flight.
+each other. A request that meets another client's lock waits if the holder is older and is
+refused if it is younger (priorities by chain segment, so that no wait can close a cycle, see
+`shard`); a refusal fails the transaction and, by suffix closure, its client's later
+transactions in flight: that is the price of deciding without a global order.
 
 Why the histories are MDSS. Give every committed transaction a serialization point: for a
 two-phase transaction the moment its client decides to commit it, for a one-shot one the
 moment its leader runs it. Order the committed transactions by these points.
 
 - Legal: at its point, a transaction holds all its locks (taken at prepare, before its vote;
-  released when the decision arrives, after its point; a one-shot one runs atomically). Two
+  released when the decision arrives, after its point; a one-shot one runs atomically once
+  it could take them). Two
   conflicting transactions of different clients never hold conflicting locks at the same
   time, so their order on every shared key is the order of their points. Two of the same
   client may overlap (lock inheritance), but then the later one read the earlier one's

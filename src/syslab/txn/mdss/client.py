@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import itertools
 import os
+from collections.abc import Callable
 from typing import Any
 
 from syslab.txn.history import Op
@@ -34,11 +35,35 @@ from syslab.txn.mdss.transport import Link
 from syslab.txn.stores import base
 from syslab.txn.stores.base import TxnFailed, TxnUnknown
 
-# A failed transaction keeps failing newly issued ones until the application has recorded
-# its outcome (see coordinator.settle): that many event-loop turns after delivery, and at
-# least SETTLE_S seconds. The runner records it two turns after `execute` returns.
-SETTLE_TURNS = 8
-SETTLE_S = 0.002
+# When has the application seen a failure (see coordinator.settle)? When it takes the answer
+# (`result()` or `exception()` on it: wait_for, await and gather all do), and the runner
+# records the completion in that same step. The runner takes a transaction's invocation time
+# in the step that creates its task, and the task calls `execute` one loop turn later. So
+# settling one turn after the take (one call_soon) is exact: the loop runs a turn's callbacks
+# in the order they were scheduled, so a transaction invoked before the take in that turn
+# reaches `execute` before the settle runs (and fails), one invoked after reaches it after.
+# Not later: each transaction failed needlessly is a failure too, whose own flight fails the
+# next ones issued during it, and such failures chain for as long as the client keeps issuing.
+SETTLE_TURNS = 1
+# An answer nobody takes (or cancelled: recorded as indeterminate, which fails nothing)
+# settles this many turns after delivery.
+UNTAKEN_TURNS = 64
+
+
+class _Answer(asyncio.Future):
+    """A transaction's answer, which tells its session when the application takes it."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, taken: Callable[[], None]) -> None:
+        super().__init__(loop=loop)
+        self._taken = taken
+
+    def result(self):  # noqa: ANN201 - Future's own signature
+        self._taken()
+        return super().result()
+
+    def exception(self):  # noqa: ANN201
+        self._taken()
+        return super().exception()
 
 
 class Session(base.Session):
@@ -46,38 +71,55 @@ class Session(base.Session):
 
     def __init__(self, client: MdssClient, cid: str, single: bool) -> None:
         self._client = client
-        self.chain = Chain(cid, client.shards, client._send, self._deliver, single=single)
+        self.chain = Chain(cid, client.shards, client._send, self._deliver, single=single,
+                           on_hold=self._tick_soon)
         self._loop = asyncio.get_running_loop()
         self._idle: asyncio.Future | None = None
 
-    async def execute(self, ops: list[Op]) -> list[Op]:
-        """Run `ops` as one transaction: the ops with their reads filled in; TxnFailed or
-        TxnUnknown otherwise."""
-        answer = self._loop.create_future()
-        self.chain.issue(list(ops), answer)
-        return await answer
+    def execute(self, ops: list[Op]) -> asyncio.Future[list[Op]]:  # type: ignore[override]
+        """Run `ops` as one transaction: a future of the ops with their reads filled in, or
+        of TxnFailed / TxnUnknown. Not a coroutine, on purpose: the transaction is issued
+        in the very step that calls this, next to where the application takes its
+        invocation time (a coroutine would issue it a turn later, after other events)."""
+        holder: list[ClientTxn] = []
+        answer = _Answer(self._loop, lambda: self._taken(holder[0]))
+        holder.append(self.chain.issue(list(ops), answer))
+        return answer
 
     def _deliver(self, t: ClientTxn) -> None:
         answer = t.handle
-        if not answer.done():
+        if answer.done():  # cancelled: the application gave up on it
+            self._settle_later(t, SETTLE_TURNS)
+        else:
             if t.outcome == OK:
                 answer.set_result(t.result)
             elif t.outcome == FAILED:
                 answer.set_exception(TxnFailed(t.error))
             else:
                 answer.set_exception(TxnUnknown(t.error))
-        self._settle_later(t, SETTLE_TURNS)
+            self._settle_later(t, UNTAKEN_TURNS)
         if self._idle is not None and self.chain.idle() and not self._idle.done():
             self._idle.set_result(None)
 
+    def _tick_soon(self) -> None:
+        self._loop.call_soon(self._tick)
+
+    def _tick(self) -> None:
+        if self.chain.tick():
+            self._loop.call_soon(self._tick)
+
+    def _taken(self, t: ClientTxn) -> None:
+        if t.outcome is not None:
+            self._settle_later(t, SETTLE_TURNS)
+
     def _settle_later(self, t: ClientTxn, turns: int) -> None:
+        # each call_soon runs in the next turn of the loop
+        if t.settled:
+            return
         if turns > 0:
             self._loop.call_soon(self._settle_later, t, turns - 1)
         else:
-            self._loop.call_later(SETTLE_S, self._settled, t)
-
-    def _settled(self, t: ClientTxn) -> None:
-        self.chain.settle(t)
+            self.chain.settle(t)
 
     async def close(self, timeout: float = 5.0) -> None:
         """Wait (up to `timeout`) for transactions in flight to be decided, then detach."""

@@ -1,15 +1,16 @@
 """One client's side of the protocol, as a plain object driven by messages (no I/O).
 
 A `Chain` is one client (one runner session). It is the two-phase-commit coordinator of the
-client's transactions and decides them *in issue order*; that, and no waiting on other
-clients, is what makes multi-dispatch cheap here:
+client's transactions and decides them *in issue order*; that is what makes multi-dispatch
+cheap here, since no shard has to wait for a message from another shard:
 
 - `issue(ops)` numbers the transaction (its issue index, taken when the application invokes
   it) and notes its *predecessor*: the latest earlier transaction of the client not yet
   decided. If the latest earlier one already failed (and the application may not have seen
   that yet, see `settle`), the new one fails at once.
 - `start` sends the transaction's parts to the shard leaders at once, without waiting for
-  anything: all of a request's transactions prepare in parallel. A transaction touching one
+  anything: all of a request's transactions prepare in parallel (each with the lock priority
+  of its chain segment, see `shard`). A transaction touching one
   shard with no undecided predecessor goes *one-shot* (the leader decides it alone).
 - Votes come back; the transaction is decided when all its shards voted *and* its predecessor
   is decided: commit if every shard voted yes and the predecessor committed, else abort. Its
@@ -34,6 +35,16 @@ transaction keeps failing newly issued ones until `settle` says the application 
 (the asyncio shell calls it a few event-loop turns after delivery). Failing a transaction is
 always allowed; this only fails a few more.
 
+Failures are also delivered *together*. A continuous multi-dispatch client refills each
+slot as soon as its transaction answers; if failures answered one by one, the slots would
+drift out of phase, every refill would land while some other failure is still in flight
+(and so must fail too), and a single conflict could fail the client's transactions for as
+long as it runs. So a failure waits at the head of the delivery order until the client has
+been quiet (no issue, no delivery) for a few event-loop turns (`tick`); by then everything
+issued after it has failed too, all are answered in one turn, and all the slots refill at
+once, with nothing in flight to fail them. (Holding a failure only lengthens its flight, and
+whatever is issued meanwhile fails anyway, as the rule demands.)
+
 If a leader's connection is lost, what it was deciding is resolved from what the coordinator
 knows: an undecided two-phase transaction aborts (no leader can commit it without the
 coordinator's word, so it certainly failed); a one-shot one, or a committed one not yet
@@ -47,6 +58,7 @@ rules.
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -60,13 +72,17 @@ OK, FAILED, UNKNOWN = "ok", "fail", "info"  # outcomes, as the history records t
 PRED_FAILED = "an earlier transaction of this client failed while this one was in flight"
 PRED_LOST = "an earlier transaction of this client may have failed (its leader was lost)"
 
+# Failures are delivered together once the client has issued and received nothing for this
+# many event-loop turns (longer than the runner takes from a delivery to its next issue).
+QUIET_TURNS = 6
+
 
 class ClientTxn:
     """One transaction as its coordinator tracks it."""
 
     __slots__ = ("id", "index", "ops", "handle", "parts", "pred", "one_shot", "started",
                  "pending", "refused", "votes", "decision", "dones", "outcome", "error",
-                 "result", "successors", "queried", "settled")
+                 "result", "successors", "queried", "settled", "ts")
 
     def __init__(self, tid: str, index: int, ops: list[Op], handle: Any) -> None:
         self.id = tid
@@ -88,6 +104,7 @@ class ClientTxn:
         self.successors: list[ClientTxn] = []
         self.queried = False
         self.settled = False
+        self.ts = 0.0  # lock priority (see shard): its chain segment's start
 
 
 class Chain:
@@ -96,8 +113,12 @@ class Chain:
     issue order."""
 
     def __init__(self, cid: str, shards: int, send: Callable[[int, dict], None],
-                 deliver: Callable[[ClientTxn], None], single: bool = False) -> None:
+                 deliver: Callable[[ClientTxn], None], single: bool = False,
+                 clock: Callable[[], float] = time.monotonic,
+                 on_hold: Callable[[], None] = lambda: None) -> None:
         self.cid = cid
+        self.clock = clock
+        self.on_hold = on_hold
         self.shards = shards
         self.send = send
         self.deliver = deliver
@@ -108,6 +129,10 @@ class Chain:
         self.by_id: dict[str, ClientTxn] = {}
         self.dead: set[int] = set()  # shards whose leader connection is gone
         self._delivering = False
+        self._holding = False  # failures wait at the head of `undelivered` (see `tick`)
+        self._ticking = False
+        self._releasing = False
+        self._quiet = 0  # turns without an issue or a delivery, while holding
 
     # ------------------------------------------------------------------ application side
 
@@ -115,6 +140,7 @@ class Chain:
         """A new transaction, started at once (or, single-dispatch, when its turn comes)."""
         t = ClientTxn(f"{self.cid}.{self.next_index}", self.next_index, ops, handle)
         self.next_index += 1
+        self._quiet = 0
         last = self.open[-1] if self.open and not self.open[-1].settled else None
         self.open.append(t)
         self.undelivered.append(t)
@@ -140,6 +166,24 @@ class Chain:
     def idle(self) -> bool:
         """Nothing in flight."""
         return not self.undelivered
+
+    def tick(self) -> bool:
+        """One event-loop turn has passed while failures are held (the shell calls this
+        once per turn after `on_hold`, for as long as it returns True). Failures are
+        released, all at once, after QUIET_TURNS turns without an issue or a delivery."""
+        if not self._holding or any(u.outcome is None for u in self.undelivered):
+            self._ticking = False  # resumed when the last one is decided
+            return False
+        self._quiet += 1
+        if self._quiet < QUIET_TURNS:
+            return True
+        self._holding = self._ticking = False
+        self._releasing = True
+        try:
+            self._deliver_ready()
+        finally:
+            self._releasing = False
+        return False
 
     # ------------------------------------------------------------------ network side
 
@@ -203,7 +247,9 @@ class Chain:
         if dead:
             self._decide(t, ABORT, f"no connection to the leader of shard {dead[0]}")
             return
-        base = {"t": "P", "x": t.id, "c": self.cid, "i": t.index}
+        # a new segment of the chain is as young as now; the rest of it is as old as its start
+        t.ts = self.clock() if pred is None else pred.ts
+        base = {"t": "P", "x": t.id, "c": self.cid, "i": t.index, "ts": t.ts}
         if pred is None and len(t.parts) == 1:
             t.one_shot = True
             (s, part), = t.parts.items()
@@ -253,6 +299,9 @@ class Chain:
                         if s not in t.refused and s not in self.dead:
                             self.send(s, {"t": "D", "x": t.id, "c": 0})
             if decision == ABORT:
+                if self.single:  # those waiting their turn were issued while t was in flight
+                    work.extend((u, ABORT, PRED_FAILED) for u in self.undelivered
+                                if u.index > t.index and not u.started)
                 self._finish(t, FAILED, why)
             elif decision == COMMIT and not t.dones:
                 self._finish(t, OK)  # no ops
@@ -270,17 +319,33 @@ class Chain:
         t.error = why
         if outcome == OK:
             t.result = merge(t.ops, t.votes, t.parts, self.shards)
+        self._deliver_ready()
+
+    def _deliver_ready(self) -> None:
+        """Deliver finished transactions in issue order; hold failures (see `tick`)."""
         if self._delivering:
             return  # the loop below, further up the stack, picks it up
         self._delivering = True
         try:
             q = self.undelivered
             while q and q[0].outcome is not None:
+                if q[0].outcome == FAILED and not self._releasing:
+                    self._hold()
+                    break
+                self._quiet = 0
                 self.deliver(q.popleft())
                 if self.single and q and not q[0].started and q[0].decision is None:
                     self._start(q[0])
         finally:
             self._delivering = False
+
+    def _hold(self) -> None:
+        if not self._holding:
+            self._holding = True
+            self._quiet = 0
+        if not self._ticking and all(u.outcome is not None for u in self.undelivered):
+            self._ticking = True
+            self.on_hold()
 
 
 __all__ = ["ABORT", "COMMIT", "FAILED", "LOST", "OK", "PRED_FAILED", "PRED_LOST", "UNKNOWN",
