@@ -249,9 +249,13 @@ def test_server_killed_mid_run(name: str) -> None:
     with server:
         pids = server.pids()
         kill_at = []
+        committed = []
 
         async def killer():
-            await asyncio.sleep(0.4)
+            # killed once 50 transactions committed (not after a fixed time: clients of a
+            # slow system on a busy machine may not have committed any by then)
+            while len(committed) < 50:
+                await asyncio.sleep(0.005)
             kill_at.append(time.monotonic())
             server.kill()
 
@@ -261,16 +265,18 @@ def test_server_killed_mid_run(name: str) -> None:
                 await store.load({k: 0 for k in range(20)})
                 t0 = time.monotonic()
                 task = asyncio.ensure_future(killer())
+                # after the kill everything fails fast: 1500 transactions in all end the run
                 run = await run_clients(
                     store, lambda c: [("w", rng.randrange(20), 1), ("r", rng.randrange(20),
                                                                    None)],
-                    clients=2, depth=4, duration=1.2, timeout=2.0)
-                await task
+                    clients=2, depth=4, txns=1500, duration=20, timeout=2.0,
+                    on_complete=lambda t: t.outcome == OK and committed.append(t))
+                await asyncio.wait_for(task, 1)
                 return run, t0
 
         start = time.monotonic()
         run, t0 = asyncio.run(main())
-        assert time.monotonic() - start < 8
+        assert time.monotonic() - start < 10
     assert not [p for p in pids if alive(p)]
     died = kill_at[0] - t0
     h = run.history
