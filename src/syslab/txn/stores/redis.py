@@ -40,7 +40,8 @@ from syslab.txn.stores.registry import apply_ops, touched_keys
 
 MODES = ("pipelined", "pooled", "watch")
 
-# A typed read: nil, [0, int-as-string] or [1, [list items]].
+# A typed read: nil, [0, int-as-string] or [1, [list items]]; with ARGV "scan" (scans and
+# WATCH reads) a list of those, one per key, also for a single key.
 READ_LUA = b"""
 local function one(k)
   local t = redis.call('TYPE', k).ok
@@ -53,7 +54,6 @@ local out = {}
 for i, k in ipairs(KEYS) do out[i] = one(k) end
 return out
 """
-# Scans pass ARGV "scan" so that a one-key scan still answers a list.
 
 
 class RedisError(Exception):
