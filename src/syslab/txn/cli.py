@@ -28,21 +28,13 @@ def _console() -> Console:
     return console
 
 
-def _ints(text: str, what: str) -> list[int]:
+def _numbers(text: str, what: str, kind: type = int) -> list:
+    """Comma-separated numbers of `kind`; a UserError naming `what` otherwise."""
     try:
-        values = [int(p) for p in text.split(",") if p.strip()]
+        values = [kind(p) for p in text.split(",") if p.strip()]
     except ValueError:
-        raise UserError(f"{what} must be comma-separated integers, got {text!r}") from None
-    if not values:
-        raise UserError(f"no {what} given")
-    return values
-
-
-def _floats(text: str, what: str) -> list[float]:
-    try:
-        values = [float(p) for p in text.split(",") if p.strip()]
-    except ValueError:
-        raise UserError(f"{what} must be comma-separated numbers, got {text!r}") from None
+        noun = "integers" if kind is int else "numbers"
+        raise UserError(f"{what} must be comma-separated {noun}, got {text!r}") from None
     if not values:
         raise UserError(f"no {what} given")
     return values
@@ -126,8 +118,8 @@ def bench(
     if delay_ms < 0 or timeout <= 0:
         raise UserError("--delay-ms must be >= 0 and --timeout > 0")
     cfg = BenchConfig(
-        systems=names, workload=workload, depths=_ints(depth, "depths"),
-        zipfs=_floats(zipf, "zipf skews"), clients=clients, duration=duration, keys=keys,
+        systems=names, workload=workload, depths=_numbers(depth, "depths"),
+        zipfs=_numbers(zipf, "zipf skews", float), clients=clients, duration=duration, keys=keys,
         seed=seed, request_size=fanout, one_big=one_big, timeout=timeout, probe=probe,
         check=check_histories, out_dir=out / "histories",
         system_options={s: {"delay_ms": delay_ms} for s in names if s.startswith("mdss")})
