@@ -151,6 +151,9 @@ class MdssClient:
             self._links[s] = await transport.connect(
                 port, self.delay, lambda _lk, msg, s=s: self._on_message(s, msg),
                 lambda _lk, s=s: self._on_lost(s))
+        for link in self._links:
+            assert link is not None
+            link.send({"t": "hello", "ports": self.ports})  # leaders find each other
 
     def session(self, single: bool = False) -> Session:
         """A new client: multi-dispatch, or single-dispatch with `single`."""

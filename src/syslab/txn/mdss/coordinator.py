@@ -1,55 +1,61 @@
 """One client's side of the protocol, as a plain object driven by messages (no I/O).
 
-A `Chain` is one client (one runner session). It is the two-phase-commit coordinator of the
-client's transactions and decides them *in issue order*; that is what makes multi-dispatch
-cheap here, since no shard has to wait for a message from another shard:
+A `Chain` is one client (one runner session). It sends every transaction to its shards the
+moment it is issued and makes sure each one commits only if every transaction of the client
+that was still undecided when it was issued (its *dependencies*) commits too. Nothing waits
+for a chain of messages through the shards: a whole request's transactions prepare in
+parallel and are decided about one round trip later, however many there are.
 
 - `issue(ops)` numbers the transaction (its issue index, taken when the application invokes
-  it) and notes its *predecessor*: the latest earlier transaction of the client not yet
-  decided. If the latest earlier one already failed (and the application may not have seen
-  that yet, see `settle`), the new one fails at once.
-- `start` sends the transaction's parts to the shard leaders at once, without waiting for
-  anything: all of a request's transactions prepare in parallel (each with the lock priority
-  of its chain segment, see `shard`). A transaction touching one
-  shard with no undecided predecessor goes *one-shot* (the leader decides it alone).
-- Votes come back; the transaction is decided when all its shards voted *and* its predecessor
-  is decided: commit if every shard voted yes and the predecessor committed, else abort. Its
-  successors' decisions follow immediately. So a whole request is decided one round trip
-  after it was sent, however many transactions it has; the commits then go out, each is
-  replicated, and each answers when durable (6 one-way delays for a request of any size,
-  against 4 or 6 per transaction for a client that waits for each).
-- A one-shot predecessor is decided by its leader; the chain asks it (`Q`) so as not to wait
-  for its replication.
+  it) and notes its dependencies. If an earlier transaction has already failed and the
+  application may not have seen that yet (see `settle`), the new one fails at once.
+- `start` sends it, on one of three paths (each part prepares under the lock priority of
+  its chain segment, see `shard`):
+  - *one-shot*: one shard, no dependencies: the leader decides it alone (one round trip).
+  - *chained*: one shard, and every dependency is one-shot or chained itself: the leader
+    decides it from the dependencies' votes, which their leaders forward to it (the chain
+    asks them with `N`): one shard-to-shard message, all in parallel, no round trip to
+    the client (5 one-way delays with replication, against 6 for two-phase commit).
+  - *two-phase*: anything else. The chain is the coordinator: the transaction is decided
+    when all its shards voted and all its dependencies are decided, commit if every vote
+    was yes and every dependency committed. One-shot dependencies are asked (`Q`) to report
+    as soon as they are ordered, so as not to wait for their replication.
 - Results are delivered in issue order (return ordering): a transaction's answer waits for
   its predecessors' answers, so an acknowledged transaction's predecessors are acknowledged.
 
-Failures are suffix-closed by construction: a transaction commits only if its predecessor
-committed, and its predecessor only if its own did, back to the first transaction that was
-in flight when it was issued. A transaction that is refused (a lock conflict, an op on the
-wrong type) fails its successors in the same instant, before any of them can commit.
+Why the leaders' decisions and the chain's agree, and failures are suffix-closed: a one-shot
+or chained transaction is decided by its vote and its dependencies' votes alone, a two-phase
+one by its votes and its dependencies' decisions. A dependency's own dependencies were
+undecided when it was issued; each is either still undecided when the later transaction is
+issued (so it is a dependency of that one too) or decided since, and then committed: had one
+failed, the later transaction would have failed at issue, because a failure is not delivered
+(`tick`) while any later transaction is undecided, so it cannot have settled yet. So "every
+dependency voted yes" means "every dependency commits", and a transaction commits only if
+everything in flight when it was issued commits: a failure fails exactly the transactions
+issued while it was in flight (and perhaps a few more, which is always allowed).
 
 `settle` closes the one gap an in-process library has: the application records a failed
 transaction's completion a little after the library delivered it, and a transaction it issues
 in between counts, in the history, as issued while the failed one was in flight. So a failed
 transaction keeps failing newly issued ones until `settle` says the application has seen it
-(the asyncio shell calls it a few event-loop turns after delivery). Failing a transaction is
-always allowed; this only fails a few more.
+(the asyncio shell calls it when the application takes the answer, plus one loop turn).
 
 Failures are also delivered *together*. A continuous multi-dispatch client refills each
 slot as soon as its transaction answers; if failures answered one by one, the slots would
 drift out of phase, every refill would land while some other failure is still in flight
 (and so must fail too), and a single conflict could fail the client's transactions for as
-long as it runs. So a failure waits at the head of the delivery order until the client has
-been quiet (no issue, no delivery) for a few event-loop turns (`tick`); by then everything
-issued after it has failed too, all are answered in one turn, and all the slots refill at
-once, with nothing in flight to fail them. (Holding a failure only lengthens its flight, and
-whatever is issued meanwhile fails anyway, as the rule demands.)
+long as it runs. So a failure waits at the head of the delivery order until everything after
+it is decided and the client has been quiet (no issue, no delivery) for a few event-loop
+turns (`tick`); by then everything issued after it has failed too, all are answered in one
+turn, and all the slots refill at once, with nothing in flight to fail them. (Holding a
+failure only lengthens its flight, and whatever is issued meanwhile fails anyway.)
 
 If a leader's connection is lost, what it was deciding is resolved from what the coordinator
 knows: an undecided two-phase transaction aborts (no leader can commit it without the
-coordinator's word, so it certainly failed); a one-shot one, or a committed one not yet
-durable there, is indeterminate; later transactions that depended on an indeterminate one
-fail (it may have failed); new ones touching that shard fail.
+coordinator's word, so it certainly failed); a one-shot or chained one there, or a committed
+one not yet durable there, is indeterminate; transactions that depend on an indeterminate
+one fail (it may have failed), unless a leader decides them (chained ones); new ones touching
+that shard fail.
 
 With `single=True` the chain dispatches one transaction at a time (the next starts when the
 previous answered): the single-dispatch strictly serializable baseline, same servers, same
@@ -66,7 +72,7 @@ from typing import Any
 from syslab.txn.history import Op
 from syslab.txn.mdss.ops import check_ops, merge, split
 
-COMMIT, ABORT, LOST = "commit", "abort", "lost"  # decisions (LOST: a one-shot's leader died)
+COMMIT, ABORT, LOST = "commit", "abort", "lost"  # decisions (LOST: its leader died)
 OK, FAILED, UNKNOWN = "ok", "fail", "info"  # outcomes, as the history records them
 
 PRED_FAILED = "an earlier transaction of this client failed while this one was in flight"
@@ -80,9 +86,9 @@ QUIET_TURNS = 6
 class ClientTxn:
     """One transaction as its coordinator tracks it."""
 
-    __slots__ = ("id", "index", "ops", "handle", "parts", "pred", "one_shot", "started",
-                 "pending", "refused", "votes", "decision", "dones", "outcome", "error",
-                 "result", "successors", "queried", "settled", "ts")
+    __slots__ = ("id", "index", "ops", "handle", "parts", "deps", "one_shot", "chained",
+                 "started", "pending", "refused", "votes", "decision", "dones", "outcome",
+                 "error", "result", "successors", "queried", "settled", "ts")
 
     def __init__(self, tid: str, index: int, ops: list[Op], handle: Any) -> None:
         self.id = tid
@@ -90,8 +96,9 @@ class ClientTxn:
         self.ops = ops
         self.handle = handle  # the shell's (a future to resolve)
         self.parts: dict[int, list] = {}
-        self.pred: ClientTxn | None = None
+        self.deps: list[ClientTxn] = []  # undecided when it was issued
         self.one_shot = False
+        self.chained = False
         self.started = False
         self.pending: set[int] = set()  # shards whose vote is awaited
         self.refused: set[int] = set()
@@ -101,16 +108,20 @@ class ClientTxn:
         self.outcome: str | None = None
         self.error: str | None = None
         self.result: list[Op] | None = None
-        self.successors: list[ClientTxn] = []
+        self.successors: list[ClientTxn] = []  # two-phase transactions that depend on it
         self.queried = False
         self.settled = False
         self.ts = 0.0  # lock priority (see shard): its chain segment's start
+
+    @property
+    def leader_decides(self) -> bool:
+        return self.one_shot or self.chained
 
 
 class Chain:
     """One client's transactions (see the module doc). `send(shard, msg)` sends to that
     shard's leader; `deliver(txn)` hands a finished transaction (`outcome` set) back, in
-    issue order."""
+    issue order; `on_hold()` asks for `tick` to be called once per event-loop turn."""
 
     def __init__(self, cid: str, shards: int, send: Callable[[int, dict], None],
                  deliver: Callable[[ClientTxn], None], single: bool = False,
@@ -128,7 +139,11 @@ class Chain:
         self.undelivered: deque[ClientTxn] = deque()
         self.by_id: dict[str, ClientTxn] = {}
         self.dead: set[int] = set()  # shards whose leader connection is gone
+        self._failed_open = 0  # unsettled transactions decided ABORT
+        self._lost_open = 0  # ... decided LOST
         self._delivering = False
+        self._deciding = False
+        self._todo: list[ClientTxn] = []
         self._holding = False  # failures wait at the head of `undelivered` (see `tick`)
         self._ticking = False
         self._releasing = False
@@ -141,25 +156,30 @@ class Chain:
         t = ClientTxn(f"{self.cid}.{self.next_index}", self.next_index, ops, handle)
         self.next_index += 1
         self._quiet = 0
-        last = self.open[-1] if self.open and not self.open[-1].settled else None
+        t.deps = [u for u in self.open if u.decision is None]
         self.open.append(t)
         self.undelivered.append(t)
         self.by_id[t.id] = t
         why = check_ops(ops)
         if why is not None:
             self._decide(t, ABORT, why)
-        elif last is not None:
-            if last.decision is None:
-                t.pred = last
-            elif last.decision != COMMIT:
-                self._decide(t, ABORT, PRED_LOST if last.decision == LOST else PRED_FAILED)
-        if t.decision is None and (not self.single or self.undelivered[0] is t):
+        elif self._failed_open:
+            self._decide(t, ABORT, PRED_FAILED)
+        elif self._lost_open:
+            self._decide(t, ABORT, PRED_LOST)
+        elif not self.single or self.undelivered[0] is t:
             self._start(t)
         return t
 
     def settle(self, t: ClientTxn) -> None:
         """The application has recorded `t`'s outcome: it no longer fails new transactions."""
+        if t.settled:
+            return
         t.settled = True
+        if t.decision == ABORT:
+            self._failed_open -= 1
+        elif t.decision == LOST:
+            self._lost_open -= 1
         while self.open and self.open[0].settled:
             self.by_id.pop(self.open.popleft().id, None)
 
@@ -207,7 +227,7 @@ class Chain:
             if t.decision is None:
                 self._decide(t, COMMIT)
         elif kind == "C":
-            if t.one_shot:
+            if t.leader_decides:
                 t.votes[shard] = msg["r"]
                 t.pending.discard(shard)
                 if t.decision is None:
@@ -223,7 +243,7 @@ class Chain:
         for t in list(self.undelivered):
             if t.outcome is not None or not t.started or shard not in t.parts:
                 continue
-            if t.one_shot:
+            if t.leader_decides:
                 if t.decision is None:
                     self._decide(t, LOST)
                 self._finish(t, UNKNOWN, why)
@@ -236,81 +256,99 @@ class Chain:
 
     def _start(self, t: ClientTxn) -> None:
         t.started = True
-        pred = t.pred
-        if pred is not None and pred.decision is not None:
-            if pred.decision != COMMIT:
-                self._decide(t, ABORT, PRED_LOST if pred.decision == LOST else PRED_FAILED)
-                return
-            pred = t.pred = None
+        deps = [u for u in t.deps if u.decision != COMMIT]
+        bad = [u for u in deps if u.decision is not None]
+        if bad:  # single dispatch: decided while it waited for its turn
+            self._decide(t, ABORT, PRED_LOST if bad[0].decision == LOST else PRED_FAILED)
+            return
+        t.deps = deps
         t.parts = split(t.ops, self.shards)
         dead = sorted(self.dead & t.parts.keys())
         if dead:
             self._decide(t, ABORT, f"no connection to the leader of shard {dead[0]}")
             return
         # a new segment of the chain is as young as now; the rest of it is as old as its start
-        t.ts = self.clock() if pred is None else pred.ts
+        t.ts = self.clock() if not deps else deps[0].ts
         base = {"t": "P", "x": t.id, "c": self.cid, "i": t.index, "ts": t.ts}
-        if pred is None and len(t.parts) == 1:
-            t.one_shot = True
+        if len(t.parts) == 1 and (not deps or (not self.single
+                                               and all(u.leader_decides for u in deps))):
             (s, part), = t.parts.items()
             t.pending = {s}
             t.dones = {s}
-            self.send(s, base | {"o": part, "1": 1})
+            if not deps:
+                t.one_shot = True
+                self.send(s, base | {"o": part, "1": 1})
+                return
+            t.chained = True
+            self.send(s, base | {"o": part, "lo": self.open[0].index,
+                                 "d": [[u.index, next(iter(u.parts))] for u in deps]})
+            remote: dict[int, list[int]] = {}
+            for u in deps:
+                (us,) = u.parts
+                if us != s:
+                    remote.setdefault(us, []).append(u.index)
+            for us, indices in remote.items():
+                self.send(us, {"t": "N", "c": self.cid, "i": indices, "to": s})
             return
         t.pending = set(t.parts)
         for s, part in t.parts.items():
             self.send(s, base | {"o": part})
-        if pred is not None:
-            pred.successors.append(t)
-            if pred.one_shot and not pred.queried:
-                pred.queried = True
-                (s,) = pred.parts
-                self.send(s, {"t": "Q", "x": pred.id})
+        for u in deps:
+            u.successors.append(t)
+            if u.one_shot and not u.queried:
+                u.queried = True  # report as soon as it is ordered, not when durable
+                (us,) = u.parts
+                self.send(us, {"t": "Q", "x": u.id})
         if not t.pending:
             self._try_decide(t)
 
     def _try_decide(self, t: ClientTxn) -> None:
-        if t.decision is not None or t.pending or not t.started:
+        if t.decision is not None or not t.started or t.leader_decides:
             return
-        pred = t.pred
-        if pred is not None:
-            if pred.decision is None:
-                return  # decided when the predecessor is
-            if pred.decision != COMMIT:
-                self._decide(t, ABORT, PRED_LOST if pred.decision == LOST else PRED_FAILED)
+        for u in t.deps:
+            if u.decision is not None and u.decision != COMMIT:  # at once: free its locks
+                self._decide(t, ABORT, PRED_LOST if u.decision == LOST else PRED_FAILED)
                 return
+        if t.pending or any(u.decision is None for u in t.deps):
+            return  # decided when its votes and its dependencies are
         self._decide(t, COMMIT)
 
     def _decide(self, t: ClientTxn, decision: str, why: str | None = None) -> None:
-        # iterative: a decision can decide a long run of successors
-        work = [(t, decision, why)]
-        while work:
-            t, decision, why = work.pop()
-            if t.decision is not None:
-                continue
-            t.decision = decision
-            if t.started and not t.one_shot:
-                if decision == COMMIT:
-                    t.dones = set(t.parts)
-                    for s in t.parts:
-                        self.send(s, {"t": "D", "x": t.id, "c": 1})
-                else:
-                    for s in t.parts:
-                        if s not in t.refused and s not in self.dead:
-                            self.send(s, {"t": "D", "x": t.id, "c": 0})
+        t.decision = decision
+        if not t.settled:
             if decision == ABORT:
-                if self.single:  # those waiting their turn were issued while t was in flight
-                    work.extend((u, ABORT, PRED_FAILED) for u in self.undelivered
-                                if u.index > t.index and not u.started)
-                self._finish(t, FAILED, why)
-            elif decision == COMMIT and not t.dones:
-                self._finish(t, OK)  # no ops
-            for succ in t.successors:
-                if decision != COMMIT:  # at once: free its locks
-                    work.append((succ, ABORT, PRED_LOST if decision == LOST else PRED_FAILED))
-                elif not succ.pending:
-                    work.append((succ, COMMIT, None))
-            t.successors = []
+                self._failed_open += 1
+            elif decision == LOST:
+                self._lost_open += 1
+        if t.started and not t.leader_decides:
+            if decision == COMMIT:
+                t.dones = set(t.parts)
+                for s in t.parts:
+                    self.send(s, {"t": "D", "x": t.id, "c": 1})
+            else:
+                for s in t.parts:
+                    if s not in t.refused and s not in self.dead:
+                        self.send(s, {"t": "D", "x": t.id, "c": 0})
+        if decision == ABORT:
+            if self.single:  # those waiting their turn were issued while t was in flight
+                for u in list(self.undelivered):
+                    if u.index > t.index and not u.started and u.decision is None:
+                        self._decide(u, ABORT, PRED_FAILED)
+            self._finish(t, FAILED, why)
+        elif decision == COMMIT and not t.dones:
+            self._finish(t, OK)  # no ops
+        # successors are retried from a loop at the outermost call: a decision can decide a
+        # long run of them
+        self._todo.extend(t.successors)
+        t.successors = []
+        if self._deciding:
+            return
+        self._deciding = True
+        try:
+            while self._todo:
+                self._try_decide(self._todo.pop())
+        finally:
+            self._deciding = False
 
     def _finish(self, t: ClientTxn, outcome: str, why: str | None = None) -> None:
         if t.outcome is not None:
@@ -348,5 +386,5 @@ class Chain:
             self.on_hold()
 
 
-__all__ = ["ABORT", "COMMIT", "FAILED", "LOST", "OK", "PRED_FAILED", "PRED_LOST", "UNKNOWN",
-           "Chain", "ClientTxn"]
+__all__ = ["ABORT", "COMMIT", "FAILED", "LOST", "OK", "PRED_FAILED", "PRED_LOST",
+           "QUIET_TURNS", "UNKNOWN", "Chain", "ClientTxn"]

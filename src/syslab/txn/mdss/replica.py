@@ -19,6 +19,11 @@ appends what its leader streams, in order, applies it, and acknowledges after ea
 commit. Records it already has (a resend) are skipped; a gap closes the connection so that
 the leader's redial resumes from the follower's actual log end.
 
+Leaders also talk to each other: a client's `hello` tells a leader where the others are, and
+it dials each of them to forward the votes of single-shard transactions that a chained
+transaction there waits for (`shard`); losing the link from a leader aborts what waits for
+its votes.
+
 Both answer `S` with their state (keys, log length, durable and commit points and a digest of
 the log), which the tests use to compare a caught-up follower with its leader.
 """
@@ -148,23 +153,45 @@ class Leader(Replica):
         self.acked = [0] * len(followers)  # durable on each, as it last said
         self.majority = (len(followers) + 1) // 2 + 1
         self._flush_due = False
+        self.peer_ports: list[int] | None = None
+        self.peer_links: dict[int, Link] = {}
+        self.peer_backlog: dict[int, list[dict]] = {}  # forwarded votes before the link is up
+        self._tasks: list[asyncio.Task] = []
 
     # clients -------------------------------------------------------------------------
 
     def on_message(self, link: Link, msg: dict) -> None:
-        if msg["t"] == "S":
+        kind = msg["t"]
+        if kind == "S":
             link.send(self.state() | {"commit": self.core.commit})
             return
+        if kind == "hello":  # a client tells us where the other leaders are
+            self._meet(msg["ports"])
+            return
+        if kind == "peer":  # another leader's link, for forwarded votes
+            link.peer = msg["s"]
+            self.core.peer_back(msg["s"])
+            return
+        self.core.handle(link, msg)
+        self._after()
+
+    def on_close(self, link: Link) -> None:
+        if link.peer is not None:
+            self.core.peer_lost(link.peer)
+        else:
+            self.core.forget(link)
+        self._after()
+
+    def _after(self) -> None:
         core = self.core
-        core.handle(link, msg)
         for to, reply in core.take_out():
-            to.send(reply)
+            if isinstance(to, tuple):  # ("peer", shard)
+                self._to_peer(to[1], reply)
+            else:
+                to.send(reply)
         if core.records and not self._flush_due:
             self._flush_due = True
             asyncio.get_running_loop().call_soon(self._flush)
-
-    def on_close(self, link: Link) -> None:
-        self.core.forget(link)
 
     def _flush(self) -> None:
         self._flush_due = False
@@ -193,13 +220,54 @@ class Leader(Replica):
         commit = points[self.majority - 1]
         if commit > self.core.commit:
             self.core.durable(commit)
-            for to, reply in self.core.take_out():
-                to.send(reply)
+            self._after()
+
+    # other leaders -------------------------------------------------------------------
+
+    def _meet(self, ports: list[int]) -> None:
+        if self.peer_ports is not None:
+            return
+        self.peer_ports = ports
+        for s, port in enumerate(ports):
+            if s != self.shard:
+                self._tasks.append(asyncio.create_task(self._dial_peer(s, port)))
+
+    def _to_peer(self, shard: int, msg: dict) -> None:
+        link = self.peer_links.get(shard)
+        if link is not None:
+            link.send(msg)
+        else:
+            self.peer_backlog.setdefault(shard, []).append(msg)
+
+    async def _dial_peer(self, shard: int, port: int) -> None:
+        """Keep a link to `shard`'s leader (ours to send on), redialling if it is lost."""
+        while True:
+            closed = asyncio.get_running_loop().create_future()
+
+            def on_close(_link: Link, closed: asyncio.Future = closed) -> None:
+                if not closed.done():
+                    closed.set_result(None)
+
+            try:
+                link = await transport.connect(port, self.delay, lambda _lk, _m: None,
+                                               on_close)
+            except OSError:
+                await asyncio.sleep(REDIAL_S)
+                continue
+            link.send({"t": "peer", "s": self.shard})
+            for msg in self.peer_backlog.pop(shard, []):
+                link.send(msg)
+            self.peer_links[shard] = link
+            await closed
+            self.peer_links.pop(shard, None)
+            log.warning("lost the link to shard %d's leader", shard)
+            await asyncio.sleep(REDIAL_S)
 
     # followers -----------------------------------------------------------------------
 
     def background(self) -> list[asyncio.Task]:
-        return [asyncio.create_task(self._follow(i)) for i in range(len(self.links))]
+        self._tasks.extend(asyncio.create_task(self._follow(i)) for i in range(len(self.links)))
+        return self._tasks
 
     async def _follow(self, i: int) -> None:
         """Keep a link to follower i, redialling whenever it is lost."""

@@ -22,6 +22,17 @@ transaction's ops on this shard, see `ops.split`, `ts` its priority, see below):
   has its locks it runs and commits at once (one round trip instead of two).
 - `D` decide: commit (apply the effects, append them to the log, release the locks) or abort
   (release the locks, or leave the wait queue).
+- `P` with `d` (its dependencies: the client's earlier transactions undecided when it was
+  issued, each `[index, shard]`, all of them one-shot or chained): a *chained* transaction,
+  sent when it touches one shard and so do all its dependencies. Its leader decides it
+  alone, with no round trip to the client: it prepares as above, and commits once every
+  dependency has voted yes (aborts once one voted no), in issue order among the client's
+  chained transactions here (`O` at once, `C` with what it read once durable). Votes of
+  single-shard transactions on other shards arrive from their leaders (`F`): the client
+  asks each of those leaders (`N`) to forward them here, so they come one shard-to-shard
+  message after the votes were cast, all in parallel. A dependency's vote decides it: it
+  commits if it and all its own dependencies (a subset of ours, or already committed) voted
+  yes. If the link from a leader whose vote is awaited is lost, the transaction aborts.
 - `Q` query: has this one-shot transaction been ordered? (`O` as soon as it is; a refusal
   is sent anyway.) A client asks when a later transaction of its depends on the answer, which
   the commit reply (`C`) would only bring after replication.
@@ -44,11 +55,9 @@ is replicated through its record, a read-only transaction's `C` until the log is
 through everything it could have read (the log's end when it ran), so no client ever sees a
 value that a crash could take back.
 
-Locks are held from prepare to decision, and a transaction's serialization point is when its
-coordinator decides it (the client, for a two-phase transaction) or when it runs (one-shot):
-every transaction holds all its locks at that instant, so conflicting transactions of
-different clients are ordered by their lock hold intervals, which are disjoint (the package
-doc gives the whole argument).
+Locks are held from prepare to decision, and every transaction is decided while it holds all
+its locks, so conflicting transactions of different clients are ordered by their lock hold
+intervals, which are disjoint (the package doc gives the whole argument).
 """
 
 from __future__ import annotations
@@ -59,6 +68,8 @@ from typing import Any
 from syslab.txn.mdss.ops import EXCLUSIVE, SHARED, OpError, apply_effects, part_keys, run_part
 
 GO, WAIT, REFUSE = 0, 1, 2
+PRED_FAILED = "an earlier transaction of this client failed while this one was in flight"
+VOTES_KEPT = 256  # votes per client kept before pruning those the client no longer needs
 
 
 def apply_record(kv: dict[int, Any], record: dict) -> None:
@@ -71,26 +82,30 @@ def apply_record(kv: dict[int, Any], record: dict) -> None:
 class Part:
     """A transaction's part here: waiting for its locks, or prepared and holding them."""
 
-    __slots__ = ("id", "client", "index", "ts", "ops", "one", "need", "local", "effects",
-                 "origin", "queried")
+    __slots__ = ("id", "client", "index", "ts", "ops", "one", "deps", "need", "local",
+                 "effects", "results", "origin", "queried", "prepared")
 
     def __init__(self, tid: str, client: str, index: int, ts: tuple, ops: list, one: bool,
-                 need: dict[int, int], origin: Any) -> None:
+                 deps: list | None, need: dict[int, int], origin: Any) -> None:
         self.id = tid
         self.client = client
         self.index = index
         self.ts = ts  # (priority, client): a total order over transactions
         self.ops = ops
         self.one = one
+        self.deps = deps  # chained: [(index, shard)] of the votes it waits for
         self.need = need  # key -> lock mode
         self.origin = origin
         self.local: dict[int, Any] = {}
         self.effects: list = []
+        self.results: list = []
         self.queried = False
+        self.prepared = False
 
 
 class Shard:
-    """The leader's state and rules (see the module doc)."""
+    """The leader's state and rules (see the module doc). Replies go to a client's
+    `origin`, forwarded votes to `("peer", shard)`."""
 
     def __init__(self, shard: int, shards: int, kv: dict[int, Any] | None = None,
                  log_end: int = 0) -> None:
@@ -100,28 +115,40 @@ class Shard:
         self.locks: dict[int, list[tuple[Part, int]]] = {}
         self.prepared: dict[str, Part] = {}
         self.waiting: list[Part] = []  # in arrival order
+        self.chained: dict[str, deque[Part]] = {}  # client -> undecided chained parts
+        self.votes: dict[str, dict[int, bool]] = {}  # client -> index -> vote
         self.log_end = log_end  # records in the leader's log
         self.commit = 0  # records durable on a majority (a prefix of the log)
         self.records: list[dict] = []  # appended since `take_records`
         self.out: list[tuple[Any, dict]] = []  # replies ready to send
         self._durable_waits: deque[tuple[int, Any, dict]] = deque()  # (log length, to, reply)
         self._ordered: set[str] = set()  # one-shots run here, their `C` not yet sent
+        self._subs: dict[tuple[str, int], set[int]] = {}  # (client, index) -> shards
+        self._lost: set[int] = set()  # shards whose link to us is gone
+        self._pump_due = False
+        self._dirty: set[str] = set()  # clients whose chained parts may be decidable
 
     # ------------------------------------------------------------------ driving
 
     def handle(self, origin: Any, msg: dict) -> None:
-        """One message from a client; replies land in `out`, new records in `records`."""
+        """One message from a client (or a peer leader); replies land in `out`, new records
+        in `records`."""
         kind = msg["t"]
         if kind == "P":
             self._prepare(origin, msg)
         elif kind == "D":
             self._decide(msg["x"], bool(msg["c"]))
+        elif kind == "F":
+            self._vote(msg["c"], msg["i"], bool(msg["ok"]))
+        elif kind == "N":
+            self._forward(msg["c"], msg["i"], msg["to"])
         elif kind == "Q":
             self._query(origin, msg["x"])
         elif kind == "L":
             self._load(origin, msg)
         else:
             raise ValueError(f"unknown message {kind!r}")
+        self._progress()
 
     def durable(self, n: int) -> None:
         """The first `n` records are durable on a majority: release what waited for them."""
@@ -135,11 +162,25 @@ class Shard:
             self.out.append((origin, reply))
 
     def forget(self, origin: Any) -> None:
-        """A client's connection is gone: abort what it left prepared or waiting (the
-        client, as coordinator, aborts them too: it never decided them)."""
+        """A client's connection is gone: abort what it left prepared, chained or waiting
+        (the client, as coordinator, aborts them too: it never decided them)."""
+        for chain in self.chained.values():
+            for p in [p for p in chain if p.origin is origin]:
+                chain.remove(p)
+                self._drop(p)
         gone = [p.id for p in (*self.prepared.values(), *self.waiting) if p.origin is origin]
         for tid in gone:
             self._decide(tid, False)
+        self._progress()
+
+    def peer_lost(self, shard: int) -> None:
+        """The link from `shard`'s leader is gone: votes it had yet to forward never come."""
+        self._lost.add(shard)
+        self._dirty.update(self.chained)
+        self._progress()
+
+    def peer_back(self, shard: int) -> None:
+        self._lost.discard(shard)
 
     def take_records(self) -> list[dict]:
         recs, self.records = self.records, []
@@ -154,8 +195,15 @@ class Shard:
     def _prepare(self, origin: Any, msg: dict) -> None:
         client = msg["c"]
         part = msg["o"]
+        deps = msg.get("d")
         p = Part(msg["x"], client, msg["i"], (msg["ts"], client), part, bool(msg.get("1")),
+                 None if deps is None else [tuple(d) for d in deps],
                  part_keys(part, self.shard, self.shards), origin)
+        if "lo" in msg:
+            self._prune(client, msg["lo"])
+        if p.deps is not None:
+            self.chained.setdefault(client, deque()).append(p)
+            self._dirty.add(client)
         if any(w.client == client for w in self.waiting):
             self.waiting.append(p)  # behind the client's earlier request: issue order
             return
@@ -210,29 +258,143 @@ class Shard:
             else:
                 self._refuse(p, key)
 
+    def _progress(self) -> None:
+        """Retry waiting requests and decide chained parts until nothing changes."""
+        while self._pump_due or self._dirty:
+            if self._pump_due:
+                self._pump_due = False
+                if self.waiting:
+                    self._pump()
+            while self._dirty:
+                self._advance(self._dirty.pop())
+
     def _refuse(self, p: Part, key: int | None) -> None:
-        self.out.append((p.origin, {"t": "V", "x": p.id, "ok": 0,
-                                    "e": f"lock conflict on key {key} with a younger "
-                                         "transaction"}))
+        self._reject(p, f"lock conflict on key {key} with a younger transaction")
+
+    def _reject(self, p: Part, why: str) -> None:
+        """Refused before it held its locks: a no vote."""
+        self.out.append((p.origin, {"t": "V", "x": p.id, "ok": 0, "e": why}))
+        if p.one or p.deps is not None:
+            self._vote(p.client, p.index, False)
+        if p.deps is not None:
+            self._dirty.add(p.client)
 
     def _run(self, p: Part) -> None:
         base = self._committed if p.one else (
             lambda k: self._inherited(k, p.client, p.index))
         try:
-            results, p.effects = run_part(p.ops, self.shard, self.shards, p.local, base)
+            p.results, p.effects = run_part(p.ops, self.shard, self.shards, p.local, base)
         except OpError as err:
-            self.out.append((p.origin, {"t": "V", "x": p.id, "ok": 0, "e": str(err)}))
+            self._reject(p, str(err))
             return
         if p.one:
+            self._vote(p.client, p.index, True)
             self._ordered.add(p.id)
             if p.queried:
                 self.out.append((p.origin, {"t": "O", "x": p.id}))
-            self._commit(p, {"t": "C", "x": p.id, "r": results})
+            self._commit(p, {"t": "C", "x": p.id, "r": p.results})
             return
         for k, mode in p.need.items():
             self.locks.setdefault(k, []).append((p, mode))
+        p.prepared = True
+        if p.deps is not None:  # chained: its vote is for its successors, not the client
+            self._vote(p.client, p.index, True)
+            return
         self.prepared[p.id] = p
-        self.out.append((p.origin, {"t": "V", "x": p.id, "ok": 1, "r": results}))
+        self.out.append((p.origin, {"t": "V", "x": p.id, "ok": 1, "r": p.results}))
+
+    def _release(self, p: Part) -> None:
+        for k in p.need:
+            holders = self.locks[k]
+            holders[:] = [h for h in holders if h[0] is not p]
+            if not holders:
+                del self.locks[k]
+        self._pump_due = True
+
+    def _drop(self, p: Part) -> None:
+        """Abort a chained or two-phase part: release its locks or leave the queue."""
+        if p.prepared:
+            self._release(p)
+        elif p in self.waiting:
+            self.waiting.remove(p)
+            self._pump_due = True
+
+    def _decide(self, tid: str, commit: bool) -> None:
+        p = self.prepared.pop(tid, None)
+        if p is None:
+            for w in self.waiting:
+                if w.id == tid:  # aborted while waiting for its locks
+                    self._drop(w)
+                    break
+            return  # else refused here, or already aborted when its client went away
+        self._release(p)
+        if commit:
+            self._commit(p, {"t": "C", "x": tid})
+
+    # ------------------------------------------------------------------ chained
+
+    def _vote(self, client: str, index: int, ok: bool) -> None:
+        """A single-shard transaction's vote: kept, and forwarded where it was asked for."""
+        self.votes.setdefault(client, {})[index] = ok
+        for shard in self._subs.pop((client, index), ()):
+            self.out.append((("peer", shard), {"t": "F", "c": client, "i": index,
+                                               "ok": int(ok)}))
+        if client in self.chained:
+            self._dirty.add(client)
+
+    def _forward(self, client: str, indices: list[int], to: int) -> None:
+        known = self.votes.get(client, {})
+        for i in indices:
+            ok = known.get(i)
+            if ok is None:
+                self._subs.setdefault((client, i), set()).add(to)
+            else:
+                self.out.append((("peer", to), {"t": "F", "c": client, "i": i,
+                                                "ok": int(ok)}))
+
+    def _advance(self, client: str) -> None:
+        """Decide the client's chained parts here, in issue order, as far as votes allow."""
+        chain = self.chained.get(client)
+        votes = self.votes.get(client, {})
+        while chain:
+            p = chain[0]
+            failed = undecided = False
+            for i, shard in p.deps:
+                ok = votes.get(i)
+                if ok is None and shard in self._lost:
+                    ok = False
+                if ok is None:
+                    undecided = True
+                elif not ok:
+                    failed = True
+                    break
+            if not failed and (undecided or not p.prepared):
+                if p.prepared or p in self.waiting:
+                    break  # its own vote or a dependency's is still to come
+                chain.popleft()  # refused itself (its no vote is out)
+                continue
+            chain.popleft()
+            if failed:
+                if p.prepared or p in self.waiting:
+                    self._drop(p)
+                    self.out.append((p.origin, {"t": "V", "x": p.id, "ok": 0,
+                                                "e": PRED_FAILED}))
+                continue
+            self._release(p)
+            self.out.append((p.origin, {"t": "O", "x": p.id}))
+            self._commit(p, {"t": "C", "x": p.id, "r": p.results})
+        if not chain:
+            self.chained.pop(client, None)
+
+    def _prune(self, client: str, lo: int) -> None:
+        """Forget votes below `lo`: the client's oldest transaction it may still depend on."""
+        votes = self.votes.get(client)
+        if votes is not None and len(votes) > VOTES_KEPT:
+            for i in [i for i in votes if i < lo]:
+                del votes[i]
+                self._subs.pop((client, i), None)
+
+    # ------------------------------------------------------------------ reads
 
     def _query(self, origin: Any, tid: str) -> None:
         if tid in self._ordered:
@@ -254,25 +416,6 @@ class Shard:
                 v = holder.local[k]
                 return list(v) if isinstance(v, list) else v
         return self._committed(k)
-
-    def _decide(self, tid: str, commit: bool) -> None:
-        p = self.prepared.pop(tid, None)
-        if p is None:
-            for i, w in enumerate(self.waiting):
-                if w.id == tid:  # aborted while waiting for its locks
-                    del self.waiting[i]
-                    self._pump()
-                    break
-            return  # else refused here, or already aborted when its client went away
-        for k in p.need:
-            holders = self.locks[k]
-            holders[:] = [h for h in holders if h[0] is not p]
-            if not holders:
-                del self.locks[k]
-        if commit:
-            self._commit(p, {"t": "C", "x": tid})
-        if self.waiting:
-            self._pump()
 
     # ------------------------------------------------------------------ the log
 
