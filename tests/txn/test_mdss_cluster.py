@@ -139,26 +139,30 @@ def test_a_read_issued_right_after_a_write_sees_it(cluster: Cluster) -> None:
 
 
 def test_a_refused_transaction_fails_the_ones_issued_after_it(cluster: Cluster) -> None:
-    """Client B's transaction meets a lock held by a younger transaction of client A and is
-    refused; B's transactions issued while it was in flight fail with it, its earlier one
-    commits, and B's next transaction after the failure commits."""
+    """Client B's transaction is older than client A's but reaches the leader after A's has
+    locked the key (B's links are slower): it is refused, B's transactions issued while it
+    was in flight fail with it, and B's next transaction after the failure commits."""
 
     async def main() -> tuple:
-        client = await _client(cluster)
-        await client.load({})
-        a, b = client.session(), client.session()
-        first = b.execute([("w", 10, 1), ("w", 11, 1)])  # B's chain segment starts: older
-        held = a.execute([("w", 12, 1), ("w", 13, 1)])  # A, younger, locks key 12
-        refused = b.execute([("w", 12, 2)])  # older, reaches key 12 after A: refused
+        fast, slow = MdssClient(cluster.leader_ports, 0.04), MdssClient(cluster.leader_ports,
+                                                                         0.06)
+        await fast.connect()
+        await slow.connect()
+        await fast.load({})
+        a, b = fast.session(), slow.session()
+        refused = b.execute([("w", 12, 2)])  # issued first (older), arrives at 60 ms
         later = [b.execute([("w", 20 + i, 2)]) for i in range(3)]
-        out = await asyncio.gather(first, held, refused, *later, return_exceptions=True)
+        await asyncio.sleep(0.01)
+        held = a.execute([("w", 12, 1), ("w", 13, 1)])  # younger: holds key 12, 50-92 ms
+        out = await asyncio.gather(held, refused, *later, return_exceptions=True)
         await asyncio.sleep(0.01)
         after = await b.execute([("r", 12, None), ("r", 20, None)])
-        await client.close()
+        await fast.close()
+        await slow.close()
         return out, after
 
-    (first, held, refused, *later), after = asyncio.run(main())
-    assert isinstance(first, list) and isinstance(held, list)
+    (held, refused, *later), after = asyncio.run(main())
+    assert isinstance(held, list)
     assert isinstance(refused, TxnFailed) and "lock conflict on key 12" in str(refused)
     assert all(isinstance(x, TxnFailed) and str(x).startswith(PRED_FAILED) for x in later)
     assert after == [("r", 12, 1), ("r", 20, None)]

@@ -28,7 +28,7 @@ class Net:
     """Shard leaders and client chains; messages delivered in one global FIFO order, except
     on client -> shard links that are `paused` (held back until `resume`). A shard's log
     counts as replicated at once unless the shard is in `hold`. Chains' clocks tick once per
-    reading, so earlier segments are older, unless a chain is given its own clock."""
+    reading, so earlier transactions are older, unless a chain is given its own clock."""
 
     def __init__(self) -> None:
         self.shards = [Shard(s, SHARDS) for s in range(SHARDS)]

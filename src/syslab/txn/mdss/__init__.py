@@ -45,7 +45,7 @@ A single-dispatch client pays 4T to 6T per transaction, N times. Later transacti
 client may read an earlier one's tentative writes (lock inheritance), so a write and the read
 issued right after it neither conflict nor miss each other. A request that meets another
 client's lock waits if the holder is older and is refused if it is younger (priorities by
-chain segment, so that no wait can close a cycle, see `shard`); a refusal fails the
+issue time, so that no wait can close a cycle, see `shard`); a refusal fails the
 transaction and, by suffix closure, its client's later transactions in flight: that is the
 price of deciding without a global order.
 

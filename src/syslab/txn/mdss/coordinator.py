@@ -9,8 +9,8 @@ parallel and are decided about one round trip later, however many there are.
 - `issue(ops)` numbers the transaction (its issue index, taken when the application invokes
   it) and notes its dependencies. If an earlier transaction has already failed and the
   application may not have seen that yet (see `settle`), the new one fails at once.
-- `start` sends it, on one of three paths (each part prepares under the lock priority of
-  its chain segment, see `shard`):
+- `start` sends it, on one of three paths (each part prepares under a lock priority: its
+  issue time, see `shard`):
   - *one-shot*: one shard, no dependencies: the leader decides it alone (one round trip).
   - *chained*: one shard, and every dependency is one-shot or chained itself: the leader
     decides it from the dependencies' votes, which their leaders forward to it (the chain
@@ -111,7 +111,7 @@ class ClientTxn:
         self.successors: list[ClientTxn] = []  # two-phase transactions that depend on it
         self.queried = False
         self.settled = False
-        self.ts = 0.0  # lock priority (see shard): its chain segment's start
+        self.ts = 0.0  # lock priority (see shard): when it was issued
 
     @property
     def leader_decides(self) -> bool:
@@ -267,8 +267,7 @@ class Chain:
         if dead:
             self._decide(t, ABORT, f"no connection to the leader of shard {dead[0]}")
             return
-        # a new segment of the chain is as young as now; the rest of it is as old as its start
-        t.ts = self.clock() if not deps else deps[0].ts
+        t.ts = self.clock()  # younger than everything it may wait for (see shard)
         base = {"t": "P", "x": t.id, "c": self.cid, "i": t.index, "ts": t.ts}
         if len(t.parts) == 1 and (not deps or (not self.single
                                                and all(u.leader_decides for u in deps))):

@@ -38,17 +38,16 @@ transaction's ops on this shard, see `ops.split`, `ts` its priority, see below):
   the commit reply (`C`) would only bring after replication.
 - `L` load: replace the whole state (benchmarks reset it between points).
 
-Waiting without deadlock. Every transaction carries a priority `ts`: the client's clock when
-the transaction started a new *segment* of its chain (nothing of the client undecided), or,
-if it has an undecided predecessor, its predecessor's; ties go by client id. A request that
-finds a lock held by an *older* transaction (or wanted by an older one already waiting here)
-waits; one held by a *younger* transaction refuses it. So every lock wait points to an
-older transaction, and a transaction's other waits (for its predecessor's decision, for its
-client's earlier request waiting here: a client's requests run here in arrival order, which
-is its issue order) point to the same priority and an earlier issue index. Along any chain of
-waits the (priority, index) strictly decreases, so none closes into a cycle, and a waiting
-request is retried whenever a lock is released. No transaction waits on one that could be
-waiting on it, and a hot key costs waiting instead of aborts (and the aborts' suffixes).
+Waiting without deadlock. Every transaction carries a priority `ts`: its client's clock when
+it was issued (ties go by client id). A request that finds a lock held by an *older*
+transaction (or wanted by an older one already waiting here) waits; one held by a *younger*
+transaction refuses it. So every lock wait points to an older transaction, and so do a
+transaction's other waits: for its dependencies (votes or decisions of its client's earlier
+transactions) and for its client's earlier request waiting here (a client's requests run
+here in arrival order, which is its issue order). Along any chain of waits the priority
+strictly decreases, so none closes into a cycle, and a waiting request is retried whenever a
+lock is released. A newcomer usually meets older holders and waits, so a hot key costs
+waiting, not aborts (and the aborts' suffixes).
 
 Nothing is acknowledged before it is durable on a majority: a commit's `C` waits until the log
 is replicated through its record, a read-only transaction's `C` until the log is replicated
