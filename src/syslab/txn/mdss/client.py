@@ -128,6 +128,8 @@ class Session(base.Session):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(self._idle), timeout)
         self._client._sessions.pop(self.chain.cid, None)
+        for s in range(self._client.shards):
+            self._client._send(s, {"t": "B", "c": self.chain.cid})
 
 
 class MdssClient:

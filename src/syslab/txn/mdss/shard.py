@@ -37,6 +37,7 @@ transaction's ops on this shard, see `ops.split`, `ts` its priority, see below):
   is sent anyway.) A client asks when a later transaction of its depends on the answer, which
   the commit reply (`C`) would only bring after replication.
 - `L` load: replace the whole state (benchmarks reset it between points).
+- `B` bye: a client session is done; its votes are forgotten.
 
 Waiting without deadlock. Every transaction carries a priority `ts`: its client's clock when
 it was issued (ties go by client id). A request that finds a lock held by an *older*
@@ -145,6 +146,8 @@ class Shard:
             self._query(origin, msg["x"])
         elif kind == "L":
             self._load(origin, msg)
+        elif kind == "B":  # a client session closed: its votes are needed no more
+            self._prune(msg["c"], None)
         else:
             raise ValueError(f"unknown message {kind!r}")
         self._progress()
@@ -385,13 +388,20 @@ class Shard:
         if not chain:
             self.chained.pop(client, None)
 
-    def _prune(self, client: str, lo: int) -> None:
-        """Forget votes below `lo`: the client's oldest transaction it may still depend on."""
+    def _prune(self, client: str, lo: int | None) -> None:
+        """Forget the client's votes (and requests to forward them) below `lo`, the oldest
+        transaction it may still depend on; all of them if `lo` is None."""
         votes = self.votes.get(client)
-        if votes is not None and len(votes) > VOTES_KEPT:
+        if lo is not None and (votes is None or len(votes) <= VOTES_KEPT):
+            return
+        if lo is None or votes is None:
+            self.votes.pop(client, None)
+        else:
             for i in [i for i in votes if i < lo]:
                 del votes[i]
-                self._subs.pop((client, i), None)
+        for key in [key for key in self._subs if key[0] == client
+                    and (lo is None or key[1] < lo)]:
+            del self._subs[key]
 
     # ------------------------------------------------------------------ reads
 
