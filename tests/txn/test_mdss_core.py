@@ -324,7 +324,7 @@ def test_single_shard_transactions_are_decided_by_their_leaders() -> None:
     assert kinds(net).count("N") == 3  # t2 asks shard 1; t3 shard 2; t4 shard 1
     assert net.shards[2].kv == {2: [2, 4]}
     assert all(not s.locks and not s.chained for s in net.shards)
-    assert net.shards[1].votes["a"] == {0: True, 2: True}
+    assert net.shards[1].votes["a"] == {0: True, 1: True, 2: True}  # 1: forwarded
     for s in net.shards:  # the session closes: its votes go
         s.handle("conn", {"t": "B", "c": "a"})
     assert all(not s.votes for s in net.shards)
