@@ -57,11 +57,11 @@ class _Answer(asyncio.Future):
         super().__init__(loop=loop)
         self._taken = taken
 
-    def result(self):  # noqa: ANN201 - Future's own signature
+    def result(self) -> Any:
         self._taken()
         return super().result()
 
-    def exception(self):  # noqa: ANN201
+    def exception(self) -> BaseException | None:
         self._taken()
         return super().exception()
 
