@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/txn/mdss.py [--delay-ms 5] [--seconds 3] [--quick]
 
 One cluster (3 shards x 3 replicas, 9 processes on loopback, `--delay-ms` one-way delay on
-every message in our transport) serves every run; the baselines are the same servers:
+every message in our transport) serves every run; the baselines are the same servers. Each
+run's first 0.5 s is a warm-up left out of its numbers (not of its checked history):
 
 1. **fan-out**: 2 clients send requests of F single-key transactions (`fanout` workload,
    50 % writes, Zipf 0.5 over 1000 keys), F = 1, 2, 4, ..., 32. `mdss` has all F in flight;
@@ -54,6 +55,7 @@ FIGURES = ROOT / "docs" / "figures" / "txn"
 FANOUTS = (1, 2, 4, 8, 16, 32)
 LOADS = (1, 4, 16)
 ZIPFS = (0.0, 0.5, 0.7, 0.9, 0.99, 1.2)
+WARMUP_S = 0.5  # each run's first half second is left out of its numbers (metrics.summarize)
 
 
 class Bench:
@@ -73,16 +75,17 @@ class Bench:
                 def next_txn(client: int) -> list:
                     return [op for _ in range(request_size) for op in w.next(client)]
             run = await run_clients(store, next_txn, clients=clients, depth=depth,
-                                    duration=self.seconds, timeout=30.0,
+                                    duration=WARMUP_S + self.seconds, timeout=30.0,
                                     request_size=None if one_big else request_size,
                                     meta={"timeout": 30.0})
         row = {"system": system, "workload": workload, "clients": clients, "depth": depth,
-               "request_size": request_size, "zipf": zipf, **summarize(run)}
+               "request_size": request_size, "zipf": zipf, **summarize(run, WARMUP_S)}
         if one_big:  # each transaction is a whole request
-            ok = [t.complete - t.invoke for t in run.history if t.outcome == OK]
+            ok = [t.complete - t.invoke for t in run.history
+                  if t.outcome == OK and t.invoke >= WARMUP_S]
             row |= {"requests": row["txns"], "requests_ok": len(ok),
                     "request_p50_ms": statistics.median(ok) * 1e3 if ok else None,
-                    "request_goodput": len(ok) / run.wall_s}
+                    "request_goodput": len(ok) / (run.wall_s - WARMUP_S)}
         report = check(run.history, model="mdss")
         self.checks.append({"run": label or f"{system} {workload}", "txns": len(run.history),
                             "committed": report.stats["committed"], "valid": report.valid,

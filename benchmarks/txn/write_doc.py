@@ -86,7 +86,7 @@ def mdss(r: dict) -> str:
     by = {(x["system"], x["request_size"]): x for x in r["fanout"]}
     fan = [[str(f), _f(by[("mdss", int(f))]["request_p50_ms"], ".1f"),
             _f(by[("mdss-single", int(f))]["request_p50_ms"], ".1f"), f"{ratio:.2f}"]
-           for f, ratio in r["fanout_ratio"].items()]
+           for f, ratio in sorted(r["fanout_ratio"].items(), key=lambda kv: int(kv[0]))]
     thr = [[x["system"], str(x["clients"]), str(x["depth"]), f"{x['goodput']:,.0f}",
             _f(x["p50_ms"], ".1f"), f"{x['abort_rate']:.3f}"] for x in r["throughput"]]
     skw = [[x["system"], f"{x['zipf']:g}", _f(x.get("request_goodput"), ".1f"),

@@ -32,3 +32,12 @@ def test_summary_of_a_small_run() -> None:
     assert s["p50_ms"] == pytest.approx(20.0)  # committed latencies 10 and 30 ms
     assert s["requests"] == 2 and s["requests_ok"] == 1
     assert s["request_p50_ms"] == pytest.approx(30.0)
+
+
+def test_warmup_leaves_out_what_started_before_it() -> None:
+    txns = [_t(0, 0, 0, 0.1, 0.9, FAIL), _t(1, 0, 1, 1.0, 1.2, OK), _t(2, 1, 0, 1.1, 1.4, OK)]
+    run = Run(History(txns), [Request(0, 0.1, 0.9, False), Request(0, 1.0, 1.2, True)], 2.0)
+    s = summarize(run, warmup=0.5)
+    assert (s["txns"], s["committed"], s["failed"]) == (2, 2, 0)
+    assert s["goodput"] == pytest.approx(2 / 1.5) and s["p50_ms"] == pytest.approx(250.0)
+    assert s["requests"] == 1 and s["requests_ok"] == 1

@@ -35,6 +35,7 @@ class BenchConfig:
     zipfs: Sequence[float] = (0.99,)
     clients: int = 4
     duration: float = 3.0
+    warmup: float = 0.5  # seconds at the start left out of the numbers (metrics.summarize)
     keys: int = 100
     seed: int = 0
     request_size: int | None = None
@@ -62,8 +63,8 @@ class BenchConfig:
             raise UserError(f"depths must be at least 1, got {list(self.depths)}")
         if any(not 0 <= z <= 5 for z in self.zipfs):
             raise UserError(f"zipf skews must be in 0..5, got {list(self.zipfs)}")
-        if self.clients < 1 or self.duration <= 0 or self.keys < 1:
-            raise UserError("clients, duration and keys must be positive")
+        if self.clients < 1 or self.duration <= 0 or self.keys < 1 or self.warmup < 0:
+            raise UserError("clients, duration and keys must be positive, warm-up >= 0")
 
 
 # The strongest model each system promises a single-dispatch client; the bench checks its
@@ -98,9 +99,9 @@ async def _point(store, cfg: BenchConfig, system: str, zipf: float, depth: int) 
         def next_txn(client: int) -> list:
             return [op for _ in range(cfg.request_size) for op in workload.next(client)]
     run = await run_clients(store, next_txn, clients=cfg.clients, depth=depth,
-                            duration=cfg.duration, timeout=cfg.timeout, meta=meta,
+                            duration=cfg.warmup + cfg.duration, timeout=cfg.timeout, meta=meta,
                             request_size=None if cfg.one_big else cfg.request_size)
-    row = {**meta, **summarize(run)}
+    row = {**meta, **summarize(run, cfg.warmup)}
     if cfg.out_dir is not None:
         name = f"{_slug(system)}_{_slug(cfg.workload)}_z{zipf:g}_d{depth}.jsonl"
         row["history"] = str(write_history(Path(cfg.out_dir) / name, run.history))

@@ -85,6 +85,8 @@ def bench(
     zipf: str = typer.Option("0.99", "--zipf", help="Zipf skews, comma-separated."),
     clients: int = typer.Option(4, "--clients", help="Client count."),
     duration: float = typer.Option(3.0, "--duration", help="Seconds per point."),
+    warmup: float = typer.Option(0.5, "--warmup",
+                                 help="Seconds run before each point's measured part."),
     keys: int = typer.Option(100, "--keys", help="Keys the workload draws from."),
     seed: int = typer.Option(0, "--seed"),
     fanout: int | None = typer.Option(
@@ -119,7 +121,8 @@ def bench(
         raise UserError("--delay-ms must be >= 0 and --timeout > 0")
     cfg = BenchConfig(
         systems=names, workload=workload, depths=_numbers(depth, "depths"),
-        zipfs=_numbers(zipf, "zipf skews", float), clients=clients, duration=duration, keys=keys,
+        zipfs=_numbers(zipf, "zipf skews", float), clients=clients, duration=duration,
+        warmup=warmup, keys=keys,
         seed=seed, request_size=fanout, one_big=one_big, timeout=timeout, probe=probe,
         check=check_histories, out_dir=out / "histories",
         system_options={s: {"delay_ms": delay_ms} for s in names if s.startswith("mdss")})

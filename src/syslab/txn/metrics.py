@@ -38,26 +38,30 @@ def cascaded_failures(history: History) -> int:
     return n
 
 
-def summarize(run: Run) -> dict:
-    """The run's numbers (see the module doc); latencies in ms."""
-    h = run.history
+def summarize(run: Run, warmup: float = 0.0) -> dict:
+    """The run's numbers (see the module doc); latencies in ms. With `warmup` seconds, only
+    transactions (and requests) invoked after it count, over the rest of the run: every
+    client fills its D slots at once at the start, and that first wave contends in a way
+    the steady state does not. (The history keeps them all, for the checker.)"""
+    h = History([t for t in run.history if t.invoke >= warmup], run.history.meta)
     ok = [t for t in h if t.outcome == OK]
     failed = sum(t.outcome == FAIL for t in h)
     unknown = sum(t.outcome == INFO for t in h)
     answered = len(ok) + failed
-    wall = run.wall_s or float("nan")
+    wall = (run.wall_s - warmup) if run.wall_s > warmup else float("nan")
     lat = [t.complete - t.invoke for t in ok]
     out = {
         "txns": len(h), "committed": len(ok), "failed": failed, "unknown": unknown,
-        "wall_s": run.wall_s,
+        "wall_s": run.wall_s, "warmup_s": warmup,
         "throughput": answered / wall, "goodput": len(ok) / wall,
         "abort_rate": failed / answered if answered else 0.0,
         "cascade_rate": cascaded_failures(h) / failed if failed else 0.0,
         "p50_ms": _pct(lat, 50), "p99_ms": _pct(lat, 99),
     }
-    if run.requests:
-        req = [r.end - r.start for r in run.requests if r.ok]
-        out |= {"requests": len(run.requests), "requests_ok": len(req),
+    requests = [r for r in run.requests if r.start >= warmup]
+    if requests:
+        req = [r.end - r.start for r in requests if r.ok]
+        out |= {"requests": len(requests), "requests_ok": len(req),
                 "request_p50_ms": _pct(req, 50), "request_p99_ms": _pct(req, 99),
                 "request_goodput": len(req) / wall}
     return out
