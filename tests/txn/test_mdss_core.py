@@ -19,7 +19,7 @@ from syslab.txn.mdss.coordinator import (
     ClientTxn,
 )
 from syslab.txn.mdss.ops import merge, split
-from syslab.txn.mdss.shard import Shard
+from syslab.txn.mdss.shard import VOTES_KEPT, Shard
 
 SHARDS = 3
 
@@ -362,6 +362,32 @@ def test_a_slow_vote_holds_back_the_later_chained_transactions_on_its_shard() ->
     committed(t2)
     committed(t3)
     assert net.shards[2].kv == {2: [1, 2]}
+
+
+def test_pruning_keeps_the_votes_a_waiting_chained_transaction_needs() -> None:
+    """Regression (a live run stalled: all 16 x 8 transactions in flight indeterminate): a
+    chained a.300 waits for an older holder's lock, with its dependency a.299's vote already
+    here; a.299 commits and settles, so a.301 arrives with `lo` 300 and, the client having
+    more than VOTES_KEPT votes here, pruning used to drop a.299's vote. a.300 then held its
+    locks forever waiting for it, and everyone behind it waited too."""
+    shard = Shard(0, SHARDS)
+    shard.handle("b", {"t": "P", "x": "b.0", "c": "b", "i": 0, "ts": 1.0,
+                       "o": [[0, "w", 3, 0]]})  # two-phase, older: holds key 3
+    for i in range(VOTES_KEPT + 44):
+        shard.handle(("peer", 1), {"t": "F", "c": "a", "i": i, "ok": 1})
+    shard.handle("a", {"t": "P", "x": "a.300", "c": "a", "i": 300, "ts": 2.0, "lo": 0,
+                       "d": [[299, 1]], "o": [[0, "w", 3, 1]]})
+    assert [p.id for p in shard.waiting] == ["a.300"]
+    shard.handle("a", {"t": "P", "x": "a.301", "c": "a", "i": 301, "ts": 3.0, "lo": 300,
+                       "d": [[300, 0]], "o": [[0, "w", 6, 1]]})
+    assert 299 in shard.votes["a"] and 0 not in shard.votes["a"]  # the rest is pruned
+    shard.handle("b", {"t": "D", "x": "b.0", "c": 1})
+    replies = [(m["t"], m["x"]) for _, m in shard.take_out()]
+    shard.durable(shard.log_end)
+    replies += [(m["t"], m["x"]) for _, m in shard.take_out()]
+    assert ("O", "a.300") in replies and ("O", "a.301") in replies
+    assert shard.kv == {3: 1, 6: 1}
+    assert not shard.locks and not shard.chained and not shard.waiting
 
 
 def test_a_lost_peer_aborts_what_waits_for_its_votes() -> None:

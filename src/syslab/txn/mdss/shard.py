@@ -390,10 +390,21 @@ class Shard:
 
     def _prune(self, client: str, lo: int | None) -> None:
         """Forget the client's votes (and requests to forward them) below `lo`, the oldest
-        transaction it may still depend on; all of them if `lo` is None."""
+        transaction it may still depend on; all of them if `lo` is None. Never the votes
+        that the client's undecided chained parts here still wait for."""
         votes = self.votes.get(client)
         if lo is not None and (votes is None or len(votes) <= VOTES_KEPT):
             return
+        # `lo` is the client's oldest *unsettled* transaction, but a chained part here may
+        # still wait (for a lock, or behind its chain head) for the vote of a dependency
+        # that has since committed and settled: a.300 waits for a lock with a.299's
+        # forwarded vote already here, a.299 commits and settles, a.301 arrives with lo
+        # 300. Pruning that vote left a.300 waiting for it forever, holding its locks, and
+        # everything behind those locks stalled (a live run lost all 128 transactions in
+        # flight). So the floor is the oldest dependency of any undecided chained part.
+        for p in self.chained.get(client, ()):
+            for i, _ in p.deps or ():
+                lo = i if lo is None else min(lo, i)
         if lo is None or votes is None:
             self.votes.pop(client, None)
         else:
