@@ -95,3 +95,16 @@ def test_serve_starts_a_cluster_that_answers_and_stops_on_sigterm() -> None:
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0 and out.strip().endswith("stopped"), err
+
+
+def test_serve_on_a_taken_port_is_one_line(syslab, one_line_error) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        # replica (0, 0) of a 1 x 1 cluster listens on base_port itself
+        r = syslab("txn", "serve", "--shards", "1", "--replicas", "1", "--base-port", str(port))
+    one_line_error(r, str(port))
+    one_line_error(syslab("txn", "serve", "--replicas", "2"), "replicas odd")
