@@ -36,6 +36,7 @@ import subprocess
 import tempfile
 import time
 import urllib.request
+from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Self
 
@@ -89,7 +90,7 @@ def _last_line(path: Path) -> str:
     return " ".join(lines[-1].split())[:300] if lines else ""
 
 
-class Server:
+class Server(ABC):
     """One server process on loopback (see the module doc); subclasses say how to start it."""
 
     name = "server"
@@ -110,18 +111,19 @@ class Server:
 
     # ----------------------------------------------------------------- what subclasses give
 
-    def check_binaries(self) -> None:
+    def check_binaries(self) -> None:  # noqa: B027 - optional hook, default: nothing
         """Raise UserError if a binary the server needs is missing."""
 
-    def prepare(self) -> None:
+    def prepare(self) -> None:  # noqa: B027 - optional hook, default: nothing
         """Set up the temporary directory (config, data) before the first start."""
 
+    @abstractmethod
     def command(self) -> list[str]:
-        raise NotImplementedError
+        """The server's command line."""
 
+    @abstractmethod
     def ready(self) -> bool:
         """Whether the server answers requests now."""
-        raise NotImplementedError
 
     # ----------------------------------------------------------------- life cycle
 
