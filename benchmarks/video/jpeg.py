@@ -28,7 +28,7 @@ import numpy as np
 from rich.console import Console
 from rich.progress import track
 
-from syslab.common.data import lab_data
+from syslab.common.errors import UserError
 from syslab.common.records import machine_record, update_json
 from syslab.common.report import Table
 from syslab.video.decode import frames, probe
@@ -36,7 +36,7 @@ from syslab.video.detectors import REFERENCE, load_detector
 from syslab.video.engine import PROFILE_FRACTION
 from syslab.video.metrics import frame_accuracy
 from syslab.video.query import answer, parse_query
-from syslab.video.workloads import CLIPS
+from syslab.video.workloads import CLIPS, resolve_clip
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 
@@ -59,16 +59,20 @@ def main() -> None:
     args = parser.parse_args()
     qualities = [int(q) for q in args.qualities.split(",")]
     console = Console()
-    data = lab_data("video")
     det = load_detector(REFERENCE)
     cv2.setNumThreads(1)
     load_before = os.getloadavg()
     rows = []
-    for name in [c.strip() for c in args.clips.split(",") if c.strip()]:
+    names = [c.strip() for c in args.clips.split(",") if c.strip()]
+    unknown = [n for n in names if n not in CLIPS]
+    if unknown:
+        parser.error(f"unknown clip {unknown[0]!r} (known: {', '.join(CLIPS)})")
+    for name in names:
         spec = CLIPS[name]
-        path = data / spec.file if data is not None else None
-        if path is None or not path.is_file():
-            console.print(f"{name}: skipped ({spec.file} is not in the shared data)")
+        try:
+            path = resolve_clip(name)
+        except UserError as err:
+            console.print(f"{name}: skipped ({err})")
             continue
         q = parse_query(spec.query, det.classes)
         start = int(probe(path).frames * PROFILE_FRACTION)

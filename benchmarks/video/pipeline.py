@@ -44,14 +44,13 @@ from pathlib import Path
 import cv2
 from rich.console import Console
 
-from syslab.common.data import lab_data
 from syslab.common.errors import UserError
 from syslab.common.records import machine_record, update_json
 from syslab.common.report import Table
 from syslab.video.detectors import REFERENCE, load_detector
 from syslab.video.query import parse_query
 from syslab.video.reference import reference_detections
-from syslab.video.workloads import CLIPS
+from syslab.video.workloads import CLIPS, resolve_clip
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -130,16 +129,19 @@ def main() -> None:
                         help="JPEG quality of the frames the cameras send.")
     args = parser.parse_args()
     console = Console(width=max(Console().width, 180))
-    data = lab_data("video")
     names = [c.strip() for c in args.clips.split(",") if c.strip()]
+    unknown = [n for n in names if n not in CLIPS]
+    if unknown:
+        parser.error(f"unknown clip {unknown[0]!r} (known: {', '.join(CLIPS)})")
     det = load_detector(REFERENCE)
     load_before = os.getloadavg()
     rows, summary = [], []
     for name in names:
         spec = CLIPS[name]
-        path = data / spec.file if data is not None else None
-        if path is None or not path.is_file():
-            console.print(f"{name}: skipped ({spec.file} is not in the shared data)")
+        try:
+            path = resolve_clip(name)
+        except UserError as err:
+            console.print(f"{name}: skipped ({err})")
             continue
         q = parse_query(spec.query, det.classes)
         console.print(f"{name}: {spec.file}, {q}")
