@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -69,23 +68,13 @@ class Bench:
         async with open_mdss(system, cluster=self.cluster) as store:
             w = make_workload(workload, keys=keys, zipf=zipf, seed=len(self.checks), **wopts)
             await store.load(w.initial())
-            next_txn = w.next
-            one_big = system == "mdss-1bt" and request_size
-            if one_big:
-                def next_txn(client: int) -> list:
-                    return [op for _ in range(request_size) for op in w.next(client)]
-            run = await run_clients(store, next_txn, clients=clients, depth=depth,
+            run = await run_clients(store, w.next, clients=clients, depth=depth,
                                     duration=WARMUP_S + self.seconds, timeout=30.0,
-                                    request_size=None if one_big else request_size,
+                                    request_size=request_size,
+                                    one_big=system == "mdss-1bt" and request_size is not None,
                                     meta={"timeout": 30.0})
         row = {"system": system, "workload": workload, "clients": clients, "depth": depth,
                "request_size": request_size, "zipf": zipf, **summarize(run, WARMUP_S)}
-        if one_big:  # each transaction is a whole request
-            ok = [t.complete - t.invoke for t in run.history
-                  if t.outcome == OK and t.invoke >= WARMUP_S]
-            row |= {"requests": row["txns"], "requests_ok": len(ok),
-                    "request_p50_ms": statistics.median(ok) * 1e3 if ok else None,
-                    "request_goodput": len(ok) / (run.wall_s - WARMUP_S)}
         report = check(run.history, model="mdss")
         self.checks.append({"run": label or f"{system} {workload}", "txns": len(run.history),
                             "committed": report.stats["committed"], "valid": report.valid,

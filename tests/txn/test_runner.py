@@ -130,3 +130,14 @@ def test_bad_settings_are_user_errors() -> None:
         asyncio.run(run_clients(MemoryStore(), lambda c: [], clients=1, depth=0, txns=1))
     with pytest.raises(UserError, match="duration or a transaction count"):
         asyncio.run(run_clients(MemoryStore(), lambda c: [], clients=1, depth=1))
+
+
+def test_one_big_runs_each_request_as_one_transaction() -> None:
+    w = make_workload("fanout", seed=0)
+    run = asyncio.run(run_clients(MemoryStore(), w.next, clients=2, depth=1, txns=10,
+                                  request_size=8, one_big=True))
+    assert len(run.history) == 10 and all(len(t.ops) == 8 for t in run.history)
+    assert len(run.requests) == 10 and all(r.ok for r in run.requests)
+    with pytest.raises(UserError, match="needs a request size"):
+        asyncio.run(run_clients(MemoryStore(), w.next, clients=1, depth=1, txns=1,
+                                one_big=True))

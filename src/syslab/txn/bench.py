@@ -93,14 +93,9 @@ async def _point(store, cfg: BenchConfig, system: str, zipf: float, depth: int) 
     meta = {"system": system, "model": claimed_model(system), "depth": depth,
             "clients": cfg.clients, "request_size": cfg.request_size, "timeout": cfg.timeout,
             **workload.describe()}
-    next_txn = workload.next
-    if cfg.one_big and cfg.request_size:
-        # one big transaction: the request's transactions concatenated into one
-        def next_txn(client: int) -> list:
-            return [op for _ in range(cfg.request_size) for op in workload.next(client)]
-    run = await run_clients(store, next_txn, clients=cfg.clients, depth=depth,
+    run = await run_clients(store, workload.next, clients=cfg.clients, depth=depth,
                             duration=cfg.warmup + cfg.duration, timeout=cfg.timeout, meta=meta,
-                            request_size=None if cfg.one_big else cfg.request_size)
+                            request_size=cfg.request_size, one_big=cfg.one_big)
     row = {**meta, **summarize(run, cfg.warmup)}
     if cfg.out_dir is not None:
         name = f"{_slug(system)}_{_slug(cfg.workload)}_z{zipf:g}_d{depth}.jsonl"

@@ -9,7 +9,8 @@ With `request_size` R the clients run requests instead (the fan-out workload of 
 evaluation): a request is R transactions issued together, at most `depth` in flight; the
 client waits for all of them before its next request, and the request's latency is that
 wait. `depth=1` then runs the R transactions one after another (single dispatch) and
-`depth=R` all at once.
+`depth=R` all at once; `one_big` runs each request as one transaction holding all R
+transactions' operations (the "one big transaction" baseline).
 
 A transaction that does not answer within `timeout` seconds is recorded as indeterminate
 ("info"): the store may still commit it. The adapter's `execute` is cancelled then, and the
@@ -65,6 +66,7 @@ async def run_clients(
     duration: float | None = None,
     txns: int | None = None,
     request_size: int | None = None,
+    one_big: bool = False,
     timeout: float = 10.0,
     meta: dict | None = None,
     on_complete: Callable[[Txn], None] | None = None,
@@ -81,6 +83,8 @@ async def run_clients(
         raise UserError("a run needs a duration or a transaction count")
     if request_size is not None and request_size < 1:
         raise UserError(f"request size must be at least 1, got {request_size}")
+    if one_big and request_size is None:
+        raise UserError("one big transaction per request needs a request size")
     ids = _Ids()
     history: list[Txn] = []
     requests: list[Request] = []
@@ -112,6 +116,12 @@ async def run_clients(
         slots = asyncio.Semaphore(depth)
         index = 0
         pending: set[asyncio.Task] = set()
+        per_request = 1 if one_big else request_size
+
+        def plan() -> list[Op]:
+            if one_big:  # the request's transactions, concatenated into one
+                return [op for _ in range(request_size) for op in next_txn(client)]
+            return next_txn(client)
 
         async def issue() -> asyncio.Task | None:
             """The next transaction, issued once a slot is free; None when the run is over."""
@@ -121,8 +131,7 @@ async def run_clients(
                 slots.release()
                 return None
             # id, index and invocation time are taken here, when the client issues it
-            t = Txn(ids.take(), client, index, time.monotonic() - t0, None, INFO,
-                    next_txn(client))
+            t = Txn(ids.take(), client, index, time.monotonic() - t0, None, INFO, plan())
             history.append(t)
             task = asyncio.create_task(one(session, t))
             index += 1
@@ -137,10 +146,10 @@ async def run_clients(
             else:
                 while more():
                     start = time.monotonic() - t0
-                    batch = [task for _ in range(request_size)
+                    batch = [task for _ in range(per_request)
                              if (task := await issue()) is not None]
                     done = await asyncio.gather(*batch)
-                    if len(done) == request_size:  # a request cut short by the end is not one
+                    if len(done) == per_request:  # a request cut short by the end is not one
                         requests.append(Request(client, start, time.monotonic() - t0,
                                                 all(t.outcome == OK for t in done)))
             if pending:
