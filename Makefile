@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
-EXTRAS := cache,cdn,sched,video,txn,dev
+EXTRAS := cache,cdn,sched,video,txn,train,dev
 # Real servers the CDN lab (origins, baselines) and the transactions lab (stores) test against.
 APT_PACKAGES := nginx-light varnish wrk postgresql-15 redis-server etcd-server etcd-client zookeeper
 # What the tests start; a missing one triggers the apt-get below.
