@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 
 from syslab.common.errors import UserError
+from syslab.common.flags import numbers as _numbers
 
 app = typer.Typer(no_args_is_help=True,
                   help="Transactions: consistency models on real stores, MDSS, a checker.")
@@ -26,18 +27,6 @@ def _console() -> Console:
     if not console.is_terminal and "COLUMNS" not in os.environ:
         console = Console(width=200)  # piped output: do not squeeze the table
     return console
-
-
-def _numbers(text: str, what: str, kind: type = int) -> list:
-    """Comma-separated numbers of `kind`; a UserError naming `what` otherwise."""
-    try:
-        values = [kind(p) for p in text.split(",") if p.strip()]
-    except ValueError:
-        noun = "integers" if kind is int else "numbers"
-        raise UserError(f"{what} must be comma-separated {noun}, got {text!r}") from None
-    if not values:
-        raise UserError(f"no {what} given")
-    return values
 
 
 def _systems() -> dict[str, str]:
