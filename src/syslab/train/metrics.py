@@ -1,0 +1,61 @@
+"""From ranks' records to the numbers a report shows: one row per run.
+
+A step is synchronous across ranks, so each phase is averaged over ranks per step and then
+the median over steps is taken (robust to the odd slow step on a shared machine).
+"""
+
+from __future__ import annotations
+
+import statistics
+
+from syslab.train.launcher import RunResult
+from syslab.train.timers import PHASES
+from syslab.train.worker import DDP_LOGGER_FIELDS
+
+
+def ring_bytes(model_bytes: int, workers: int) -> float:
+    """What one rank sends per allreduce of `model_bytes` with a ring: 2(N-1)/N x size."""
+    return 2 * (workers - 1) / workers * model_bytes
+
+
+def _per_step(ranks: list[dict], key: str) -> list[float]:
+    """`key` of every measured step, averaged over ranks."""
+    n = min(len(r["steps"]) for r in ranks)
+    return [statistics.fmean(r["steps"][i][key] for r in ranks) for i in range(n)]
+
+
+def summarize(result: RunResult) -> dict:
+    """One flat row: the configuration, median phase times, bytes and DDP's own timers."""
+    cfg, ranks, n = result.config, result.ranks, result.workers
+    steps = len(ranks[0]["steps"])
+    row: dict = {
+        "model": cfg.model, "batch": cfg.batch, "workers": n, "impl": cfg.impl,
+        "bucket_cap_mb": cfg.bucket_cap_mb, "first_bucket_mb": cfg.first_bucket_mb,
+        "network": result.network, "rate_mbit": result.rate_mbit, "image_size": cfg.image_size,
+        "steps": steps, "param_bytes": ranks[0]["param_bytes"],
+        "buffer_bytes": ranks[0]["buffer_bytes"],
+    }
+    for key in (*PHASES, "total", "comm_busy", "comm_span", "overlap"):
+        row[f"{key}_s"] = statistics.median(_per_step(ranks, key))
+    row["iteration_s"] = row.pop("total_s")
+    row["samples_per_s"] = n * cfg.batch / row["iteration_s"]
+    payloads = {s["payload_bytes"] for r in ranks for s in r["steps"]}
+    row["payload_bytes"] = max(payloads) if payloads else 0
+    row["payload_constant"] = len(payloads) <= 1
+    row["buckets"] = statistics.median(len(s["buckets"]) for s in ranks[0]["steps"])
+    row["ring_bytes"] = ring_bytes(row["payload_bytes"], n)
+    if result.network == "veth":
+        row["wire_tx_per_rank"] = statistics.fmean(r["wire"]["tx"] for r in ranks) / steps
+    elif result.network == "loopback":  # one lo for all ranks: each packet counted once
+        row["wire_tx_per_rank"] = ranks[0]["wire"]["tx"] / n / steps
+    else:
+        row["wire_tx_per_rank"] = None  # the host's lo carries other processes' traffic
+    if row["wire_tx_per_rank"] is not None and row["ring_bytes"]:
+        row["wire_ratio"] = row["wire_tx_per_rank"] / row["ring_bytes"]
+    if all(r["ddp_logger"] for r in ranks):
+        for key in DDP_LOGGER_FIELDS:
+            per_step = [statistics.fmean(r["ddp_logger"][i][key] for r in ranks)
+                        for i in range(steps)]
+            row[f"ddp_{key}_s"] = statistics.median(per_step)
+    row["checksums_equal"] = len({r["checksum"] for r in ranks}) == 1
+    return row
