@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import os
 import re
 import shutil
 from collections.abc import Sequence
@@ -12,6 +13,15 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table as RichTable
+
+
+def table_console() -> Console:
+    """A console for printing tables: piped output gets 200 columns instead of rich's 80, so
+    tables are not squeezed (an explicit COLUMNS still wins)."""
+    console = Console()
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(width=200)
+    return console
 
 
 @dataclass

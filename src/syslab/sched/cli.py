@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 
 from syslab.common.errors import UserError
+from syslab.common.report import table_console as _console
 
 if TYPE_CHECKING:
     from syslab.sched.cluster import ClusterSpec
@@ -53,13 +54,6 @@ CONTENTION = typer.Option(
     help="Finish-time fairness N: lifetime (active jobs over each job's life) or static "
          "(every job of the trace, as Shockwave reports).")
 SEED = typer.Option(0, "--seed", help="Seed of the random placement.")
-
-
-def _console() -> Console:
-    console = Console()
-    if not console.is_terminal and "COLUMNS" not in os.environ:
-        console = Console(width=200)  # piped output: do not squeeze the table into 80 columns
-    return console
 
 
 def split_list(text: str) -> list[str]:

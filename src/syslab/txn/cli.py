@@ -9,24 +9,16 @@ Heavy modules are imported inside the commands: `syslab --help` stays fast.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
 from syslab.common.errors import UserError
 from syslab.common.flags import numbers as _numbers
+from syslab.common.report import table_console as _console
 
 app = typer.Typer(no_args_is_help=True,
                   help="Transactions: consistency models on real stores, MDSS, a checker.")
-
-
-def _console() -> Console:
-    console = Console()
-    if not console.is_terminal and "COLUMNS" not in os.environ:
-        console = Console(width=200)  # piped output: do not squeeze the table
-    return console
 
 
 def _systems() -> dict[str, str]:
