@@ -47,10 +47,10 @@ class BenchConfig:
     out: Path | None = None
 
     def validate(self) -> None:
-        from syslab.train.models import build_model
+        from syslab.train.models import model_bytes
 
         for name in self.models:
-            build_model(name, num_classes=self.classes, image_size=self.image_size)
+            model_bytes(name, num_classes=self.classes, image_size=self.image_size)
         for impl in self.impls:
             get_impl(impl)
         if not (self.models and self.batches and self.workers and self.impls):

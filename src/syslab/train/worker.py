@@ -70,11 +70,11 @@ class RunConfig:
     def memory_per_worker(self) -> int:
         """Bytes one rank needs, generously: weights, gradients, momentum and buckets (~4x
         the parameters), activations (estimated from the batch) and the interpreter."""
-        from syslab.train.models import build_model, parameter_bytes
+        from syslab.train.models import model_bytes
 
-        model = build_model(self.model, num_classes=self.classes, image_size=self.image_size)
+        weights = model_bytes(self.model, num_classes=self.classes, image_size=self.image_size)
         activations = self.batch * 3 * self.image_size**2 * 400
-        return 4 * parameter_bytes(model) + activations + 300 * 2**20
+        return 4 * weights + activations + 300 * 2**20
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))

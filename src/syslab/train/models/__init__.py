@@ -23,6 +23,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable
 
+import torch
 from torch import nn
 
 from syslab.common.errors import UserError
@@ -89,4 +90,14 @@ def parameter_bytes(model: nn.Module) -> int:
     return sum(p.numel() * p.element_size() for p in model.parameters())
 
 
-__all__ = ["MODELS", "build_model", "input_shape", "model_names", "parameter_bytes"]
+def model_bytes(name: str, *, num_classes: int = 1000, image_size: int = 32) -> int:
+    """`parameter_bytes` of the model called `name`, without allocating it: built on torch's
+    meta device (shapes only), so checking a flag or sizing memory for vgg16 is instant.
+    Raises UserError like `build_model` for a bad name or size."""
+    with torch.device("meta"):
+        return parameter_bytes(build_model(name, num_classes=num_classes,
+                                           image_size=image_size))
+
+
+__all__ = ["MODELS", "build_model", "input_shape", "model_bytes", "model_names",
+           "parameter_bytes"]
