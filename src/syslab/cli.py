@@ -13,6 +13,7 @@ from syslab.cache.cli import app as cache_app
 from syslab.cdn.cli import app as cdn_app
 from syslab.common.errors import UserError
 from syslab.sched.cli import app as sched_app
+from syslab.train.cli import app as train_app
 from syslab.txn.cli import app as txn_app
 from syslab.video.cli import app as video_app
 
@@ -24,6 +25,7 @@ app = typer.Typer(
 app.add_typer(cache_app, name="cache")
 app.add_typer(cdn_app, name="cdn")
 app.add_typer(sched_app, name="sched")
+app.add_typer(train_app, name="train")
 app.add_typer(video_app, name="video")
 app.add_typer(txn_app, name="txn")
 

@@ -58,4 +58,15 @@ def summarize(result: RunResult) -> dict:
                         for i in range(steps)]
             row[f"ddp_{key}_s"] = statistics.median(per_step)
     row["checksums_equal"] = len({r["checksum"] for r in ranks}) == 1
+    # The compute profile a performance model replays: each parameter's gradient-ready time
+    # (median over steps, rank 0) and its size.
+    first = ranks[0]
+    row["param_sizes"] = first["param_sizes"]
+    row["ready_s"] = [_median_ready(first["steps"], i) for i in range(len(row["param_sizes"]))]
     return row
+
+
+def _median_ready(steps: list[dict], index: int) -> float | None:
+    """Median gradient-ready time of parameter `index` over the steps it got a gradient."""
+    times = [s["ready"][index] for s in steps if s["ready"][index] is not None]
+    return statistics.median(times) if times else None

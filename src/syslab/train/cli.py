@@ -1,0 +1,176 @@
+"""`syslab train …`: benchmark data-parallel training, fit and replay a performance model.
+
+Every flag is checked before a worker starts, so a typo costs a second and one line on
+stderr (a `UserError`, exit code 2). Heavy modules (torch) are imported inside the commands:
+`syslab --help` stays fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from syslab.common.errors import UserError
+from syslab.common.flags import numbers
+from syslab.common.report import Table, table_console
+
+app = typer.Typer(no_args_is_help=True,
+                  help="Training: where data-parallel time goes, our DataParallel, scaling.")
+
+BENCH_COLUMNS = ["model", "batch", "workers", "impl", "bucket_cap_mb", "rate_mbit",
+                 "iteration_s", "forward_s", "backward_compute_s", "exposed_comm_s",
+                 "optimizer_s", "comm_span_s", "payload_mb", "wire_ratio", "samples_per_s",
+                 "repeats"]
+FORMATS = {k: ".3f" for k in BENCH_COLUMNS if k.endswith("_s")} | {
+    "payload_mb": ".2f", "wire_ratio": ".4f", "samples_per_s": ".1f",
+    "scaling_efficiency": ".2f"}
+
+
+def _names(text: str) -> list[str]:
+    return [p.strip() for p in text.split(",") if p.strip()]
+
+
+def _rates(text: str | None) -> list[float | None]:
+    if text is None:
+        return [None]
+    rates = numbers(text, "bandwidth limits (Mbit/s)", float)
+    if any(r <= 0 for r in rates):
+        raise UserError(f"bandwidth limits must be positive, got {text!r}")
+    return rates
+
+
+@app.command()
+def models() -> None:
+    """List the model zoo: parameters and bytes at 1000 classes and 32x32 inputs."""
+    from syslab.train.models import model_bytes, model_names
+
+    rows = []
+    for name in model_names():
+        size = 224 if name == "vit_b_16" else 63 if name == "alexnet" else 32
+        nbytes = model_bytes(name, image_size=size)
+        rows.append({"model": name, "image": size, "parameters": nbytes // 4,
+                     "MB (fp32)": nbytes / 1e6})
+    table_console().print(Table("model zoo (plain torch, torchvision's layouts)",
+                                ["model", "image", "parameters", "MB (fp32)"], rows,
+                                {"parameters": ",d", "MB (fp32)": ".1f"}).to_rich())
+
+
+@app.command()
+def impls() -> None:
+    """List the data-parallel implementations `bench` can run."""
+    from syslab.train.impls import IMPLS
+
+    rows = [{"impl": i.name, "what it is": i.summary} for i in IMPLS.values()]
+    table_console().print(Table("implementations", ["impl", "what it is"], rows).to_rich())
+
+
+@app.command()
+def bench(
+    model: str = typer.Option("resnet18", "--model", "-m", help="Models, comma-separated."),
+    batch: str = typer.Option("32", "--batch", "-b", help="Per-worker batch sizes."),
+    workers: str = typer.Option("1,2", "--workers", "-n", help="Worker counts."),
+    impl: str = typer.Option("ddp", "--impl", "-i", help="Implementations (syslab train impls)."),
+    repeats: int = typer.Option(3, "--repeats", help="Interleaved repeats of every run."),
+    iterations: int = typer.Option(10, "--iterations", help="Measured steps per run."),
+    warmup: int = typer.Option(3, "--warmup", help="Steps run before the measured ones."),
+    bucket_mb: str = typer.Option("25", "--bucket-mb", help="Bucket caps in MiB."),
+    first_bucket_mb: float | None = typer.Option(
+        None, "--first-bucket-mb", help="A smaller first bucket (DDP's default: 1 with 25)."),
+    image_size: int = typer.Option(32, "--image-size", help="Square input side in pixels."),
+    network: str = typer.Option(
+        "loopback", "--network", help="host (127.0.0.1 here), loopback (a private "
+        "namespace: exact byte counts) or veth (a namespace per worker on a bridge)."),
+    rate_mbit: str | None = typer.Option(
+        None, "--rate-mbit", help="veth: per-worker bandwidth limits (tbf), comma-separated."),
+    threads: int = typer.Option(1, "--threads", help="Compute threads per worker."),
+    timeout: float = typer.Option(120.0, "--timeout", help="Seconds before a stuck "
+                                  "collective fails the run."),
+    out: Path = typer.Option(Path("out/train/bench.jsonl"), "--out",
+                             help="JSON Lines file the rows are appended to."),
+) -> None:
+    """Train each configuration on synthetic data; time every phase, count every byte."""
+    from syslab.common.sweep import progress_bar
+    from syslab.train.bench import BenchConfig, aggregate, run_bench, with_baseline
+
+    cfg = BenchConfig(
+        models=_names(model), batches=numbers(batch, "batch sizes"),
+        workers=numbers(workers, "worker counts"), impls=_names(impl), repeats=repeats,
+        iterations=iterations, warmup=warmup,
+        bucket_cap_mb=numbers(bucket_mb, "bucket sizes (MiB)", float),
+        first_bucket_mb=first_bucket_mb, image_size=image_size, network=network,
+        rate_mbit=_rates(rate_mbit), threads=threads, timeout_s=timeout, out=out)
+    cfg.validate()
+    console = table_console()
+    with progress_bar() as bar:
+        task = bar.add_task("training runs", total=len(cfg.runs()) * cfg.repeats)
+
+        def show(done: int, total: int, label: str) -> None:
+            bar.update(task, completed=done, description=label)
+
+        rows = run_bench(cfg, progress=show)
+    table = with_baseline(aggregate(rows))
+    for row in table:
+        row["payload_mb"] = row["payload_bytes"] / 1e6
+    columns = [c for c in BENCH_COLUMNS if any(r.get(c) is not None for r in table)]
+    columns.append("scaling_efficiency")
+    console.print(Table(f"data-parallel training, {cfg.network} network, medians of "
+                        f"{repeats} repeats", columns, table, FORMATS).to_rich())
+    console.print(f"rows: {out}")
+
+
+@app.command()
+def comm(
+    workers: str = typer.Option("2,3,4", "--workers", "-n", help="Worker counts."),
+    sizes: str = typer.Option(",".join(str(4**k * 2**16) for k in range(6)), "--sizes",
+                              help="Allreduce sizes in bytes, comma-separated."),
+    repeats: int = typer.Option(5, "--repeats"),
+    network: str = typer.Option("loopback", "--network", help="host, loopback or veth."),
+    rate_mbit: str | None = typer.Option(None, "--rate-mbit", help="veth: bandwidth limits."),
+    out: Path = typer.Option(Path("out/train/comm.jsonl"), "--out"),
+) -> None:
+    """Time gloo allreduce per size and worker count; fit the alpha-beta model."""
+    from syslab.common.records import write_jsonl
+    from syslab.common.sweep import progress_bar
+    from syslab.train.commbench import CommConfig
+    from syslab.train.launcher import launch
+    from syslab.train.perfmodel import fit_alpha_beta
+
+    cfg = CommConfig(sizes=numbers(sizes, "sizes"), repeats=repeats)
+    counts = numbers(workers, "worker counts")
+    if any(n < 2 for n in counts):
+        raise UserError("an allreduce needs at least 2 workers")
+    rates = _rates(rate_mbit)
+    rows = []
+    with progress_bar() as bar:
+        task = bar.add_task("allreduce sweeps", total=len(counts) * len(rates))
+        for rate in rates:
+            for n in counts:
+                result = launch(cfg, n, network=network, rate_mbit=rate)
+                rows += comm_rows(result.ranks, network, rate)
+                bar.advance(task)
+    write_jsonl(out, rows, append=True)
+    fit = fit_alpha_beta([(r["workers"], r["bytes"], r["median_s"]) for r in rows])
+    table_console().print(Table(
+        f"gloo allreduce ({network}); fit: alpha {fit.alpha_s * 1e6:.0f} us, bus bandwidth "
+        f"{fit.bus_bandwidth_bytes_per_s / 1e9:.3f} GB/s, MAPE {fit.fit_mape:.1%}",
+        ["workers", "rate_mbit", "bytes", "median_s", "wire_ratio"], rows,
+        {"median_s": ".4f", "wire_ratio": ".4f", "bytes": ",d"}).to_rich())
+    table_console().print(f"rows: {out}")
+
+
+def comm_rows(ranks: list[dict], network: str, rate: float | None) -> list[dict]:
+    """One row per size: the median time (slowest rank) and wire bytes over the ring's."""
+    from syslab.train.metrics import ring_bytes
+
+    n = len(ranks)
+    rows = []
+    for i, first in enumerate(ranks[0]["sizes"]):
+        size = first["bytes"]
+        tx = (sum(r["sizes"][i]["tx"] for r in ranks) / n if network == "veth"
+              else first["tx"] / n if network == "loopback" else None)
+        rows.append({"workers": n, "network": network, "rate_mbit": rate, "bytes": size,
+                     "median_s": max(r["sizes"][i]["median_s"] for r in ranks),
+                     "wire_tx_per_rank": tx,
+                     "wire_ratio": tx / ring_bytes(size, n) if tx is not None else None})
+    return rows
