@@ -44,12 +44,15 @@ def test_parameter_count_matches_torchvision(name: str, expected: int) -> None:
     assert parameter_bytes(model) == 4 * expected
 
 
-def test_image_size_changes_only_vit_and_mlp_counts() -> None:
+def test_image_size_changes_only_vit_mlp_and_cnn_counts() -> None:
     for name in ("resnet18", "mobilenet_v2", "vgg11"):
         assert _count(_meta(name, image_size=32)) == TORCHVISION_COUNTS[name]
     assert _count(_meta("vit_b_16", image_size=32)) == 86_567_656 - (197 - 5) * 768
     assert _count(_meta("mlp", image_size=32)) == 10_466_280  # 3072-2048-1024-1024-1000
     assert _count(_meta("mlp", image_size=32, num_classes=10)) == 9_451_530
+    # ours, no torchvision twin: conv 896 + conv 18,432 + BN 128 + 4096x256+256 + 256x1000+1000
+    assert _count(_meta("cnn", image_size=32)) == 1_325_288
+    assert _count(_meta("cnn", image_size=64)) == 1_325_288 + 3 * 4096 * 256
 
 
 FORWARD_SIZE = {"alexnet": 63}  # AlexNet's minimum; every other model runs at 32x32

@@ -8,6 +8,7 @@ included (it flattens inside), so `input_shape` is (3, H, W) for all of them.
 | name         | parameters (1000 classes)     | min image size |
 |--------------|-------------------------------|----------------|
 | alexnet      | 61,100,840                    | 63             |
+| cnn          | 1,325,288 (at 32x32)          | 4              |
 | mlp          | 10,466,280 (at 32x32)         | 1              |
 | mobilenet_v2 | 3,504,872                     | 1              |
 | resnet18     | 11,689,512                    | 1              |
@@ -27,10 +28,11 @@ import torch
 from torch import nn
 
 from syslab.common.errors import UserError
-from syslab.train.models import alexnet, mlp, mobilenet, resnet, vgg, vit
+from syslab.train.models import alexnet, cnn, mlp, mobilenet, resnet, vgg, vit
 
 MODELS: dict[str, Callable[..., nn.Module]] = {
     "alexnet": alexnet.alexnet,
+    "cnn": cnn.cnn,
     "mlp": mlp.mlp,
     "mobilenet_v2": mobilenet.mobilenet_v2,
     "resnet18": resnet.resnet18,
@@ -42,11 +44,12 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
 }
 """Name -> factory. Every factory takes `num_classes`; those in `_SIZED` also `image_size`."""
 
-_SIZED = frozenset({"mlp", "vit_b_16", "vit_tiny"})
+_SIZED = frozenset({"cnn", "mlp", "vit_b_16", "vit_tiny"})
 """Models whose parameters depend on the image size (MLP input width, ViT position table)."""
 
 _MIN_IMAGE_SIZE = {
     "alexnet": alexnet.MIN_IMAGE_SIZE,
+    "cnn": cnn.MIN_IMAGE_SIZE,
     "vgg11": vgg.MIN_IMAGE_SIZE,
     "vgg16": vgg.MIN_IMAGE_SIZE,
 }
