@@ -40,7 +40,7 @@ class BenchConfig:
     first_bucket_mb: float | None = None
     image_size: int = 32
     classes: int = 1000
-    network: str = "loopback"
+    network: str = "auto"
     rate_mbit: Sequence[float | None] = (None,)
     threads: int = 1
     timeout_s: float = 120.0

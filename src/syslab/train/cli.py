@@ -79,8 +79,9 @@ def bench(
         None, "--first-bucket-mb", help="A smaller first bucket (DDP's default: 1 with 25)."),
     image_size: int = typer.Option(32, "--image-size", help="Square input side in pixels."),
     network: str = typer.Option(
-        "loopback", "--network", help="host (127.0.0.1 here), loopback (a private "
-        "namespace: exact byte counts) or veth (a namespace per worker on a bridge)."),
+        "auto", "--network", help="host (127.0.0.1 here), loopback (a private namespace: "
+        "exact byte counts), veth (a namespace per worker on a bridge) or auto (loopback "
+        "where namespaces may be created, else host)."),
     rate_mbit: str | None = typer.Option(
         None, "--rate-mbit", help="veth: per-worker bandwidth limits (tbf), comma-separated."),
     threads: int = typer.Option(1, "--threads", help="Compute threads per worker."),
@@ -92,6 +93,7 @@ def bench(
     """Train each configuration on synthetic data; time every phase, count every byte."""
     from syslab.common.sweep import progress_bar
     from syslab.train.bench import BenchConfig, aggregate, run_bench, with_baseline
+    from syslab.train.launcher import resolve_network
 
     cfg = BenchConfig(
         models=_names(model), batches=numbers(batch, "batch sizes"),
@@ -102,6 +104,9 @@ def bench(
         rate_mbit=_rates(rate_mbit), threads=threads, timeout_s=timeout, out=out)
     cfg.validate()
     console = table_console()
+    cfg.network, why = resolve_network(cfg.network)
+    if why:
+        console.print(f"[yellow]note:[/] {why}")
     with progress_bar() as bar:
         task = bar.add_task("training runs", total=len(cfg.runs()) * cfg.repeats)
 
@@ -125,7 +130,7 @@ def comm(
     sizes: str = typer.Option(",".join(str(4**k * 2**16) for k in range(6)), "--sizes",
                               help="Allreduce sizes in bytes, comma-separated."),
     repeats: int = typer.Option(5, "--repeats"),
-    network: str = typer.Option("loopback", "--network", help="host, loopback or veth."),
+    network: str = typer.Option("auto", "--network", help="auto, host, loopback or veth."),
     rate_mbit: str | None = typer.Option(None, "--rate-mbit", help="veth: bandwidth limits."),
     out: Path = typer.Option(Path("out/train/comm.jsonl"), "--out"),
 ) -> None:
@@ -133,7 +138,7 @@ def comm(
     from syslab.common.records import write_jsonl
     from syslab.common.sweep import progress_bar
     from syslab.train.commbench import CommConfig
-    from syslab.train.launcher import launch
+    from syslab.train.launcher import launch, resolve_network
     from syslab.train.perfmodel import fit_alpha_beta
 
     cfg = CommConfig(sizes=numbers(sizes, "sizes"), repeats=repeats)
@@ -141,6 +146,9 @@ def comm(
     if any(n < 2 for n in counts):
         raise UserError("an allreduce needs at least 2 workers")
     rates = _rates(rate_mbit)
+    network, why = resolve_network(network)
+    if why:
+        table_console().print(f"[yellow]note:[/] {why}")
     rows = []
     with progress_bar() as bar:
         task = bar.add_task("allreduce sweeps", total=len(counts) * len(rates))

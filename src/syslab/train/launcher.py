@@ -24,7 +24,7 @@ from typing import ClassVar, Protocol
 
 from syslab.common.errors import UserError
 
-NETWORKS = ("host", "loopback", "veth")
+NETWORKS = ("auto", "host", "loopback", "veth")
 WORKERS_PER_CORE = 4  # beyond this, ranks only wait for the CPU: refuse rather than crawl
 
 
@@ -64,6 +64,27 @@ def max_workers(cfg: LaunchConfig) -> int:
     return max(1, min(WORKERS_PER_CORE * cores, available // cfg.memory_per_worker()))
 
 
+def resolve_network(network: str) -> tuple[str, str]:
+    """The network a run will use and, when "auto" had to fall back, why: "auto" is a
+    private loopback namespace (exact byte counts) where namespaces may be created, else the
+    host's 127.0.0.1 (no wire counts). An explicit namespace mode that cannot be had is a
+    UserError carrying the reason."""
+    from syslab.train.netns import netns_available
+
+    if network not in NETWORKS:
+        raise UserError(f"unknown network {network!r}; known: {', '.join(NETWORKS)}")
+    if network == "host":
+        return network, ""
+    ok, reason = netns_available()
+    if network == "auto":
+        return ("loopback", "") if ok else ("host", f"no private namespace ({reason}): "
+                                            "running on the host's loopback, wire bytes not "
+                                            "counted")
+    if not ok:
+        raise UserError(f"--network {network} needs network namespaces: {reason}")
+    return network, ""
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -101,14 +122,14 @@ def launch(cfg: LaunchConfig, workers: int, *, network: str = "loopback",
     """Run `cfg` on `workers` ranks and return every rank's record.
 
     `network`: "host" (127.0.0.1 in our own namespace: wire counters mix in other traffic),
-    "loopback" (one private namespace: exact counters of all ranks together) or "veth" (a
-    namespace per rank on a bridge: exact per-rank counters, optional tbf `rate_mbit`).
+    "loopback" (one private namespace: exact counters of all ranks together), "veth" (a
+    namespace per rank on a bridge: exact per-rank counters, optional tbf `rate_mbit`) or
+    "auto" (loopback where namespaces may be created, else host: `resolve_network`).
     `on_start` gets the worker pids (tests use it to kill one).
     """
     if workers < 1:
         raise UserError(f"workers must be at least 1, got {workers}")
-    if network not in NETWORKS:
-        raise UserError(f"unknown network {network!r}; known: {', '.join(NETWORKS)}")
+    network, _ = resolve_network(network)
     if rate_mbit is not None and network != "veth":
         raise UserError("a bandwidth limit needs --network veth")
     limit = max_workers(cfg)
