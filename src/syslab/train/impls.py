@@ -63,8 +63,11 @@ def get_impl(name: str) -> Impl:
 
 
 def wrap(impl: Impl, module: torch.nn.Module, log: CommLog, *, bucket_cap_mb: float,
-         first_bucket_mb: float | None) -> torch.nn.Module:
+         first_bucket_mb: float | None, instrument: bool = True) -> torch.nn.Module:
     """`module` wrapped for data parallelism as `impl` says, writing its buckets to `log`.
+
+    `instrument=False` leaves torch DDP as it comes (its C++ allreduce, logger sampling every
+    100 steps), to measure what the counting hook and per-step logging cost.
 
     torch DDP gives its first bucket 1 MiB only when `bucket_cap_mb` is None (then the cap
     is 25 MiB); `first_bucket_mb=1` with a 25 MiB cap asks for exactly that.
@@ -81,8 +84,14 @@ def wrap(impl: Impl, module: torch.nn.Module, log: CommLog, *, bucket_cap_mb: fl
         ddp = DistributedDataParallel(
             module, bucket_cap_mb=None if default_layout else bucket_cap_mb,
             gradient_as_bucket_view=impl.grad_views)
-        ddp.register_comm_hook(log, counting_fp16_hook if impl.fp16 else counting_allreduce_hook)
-        ddp._set_ddp_runtime_logging_sample_rate(1)  # its timers on every step, to compare
+        if instrument:
+            ddp.register_comm_hook(log, counting_fp16_hook if impl.fp16
+                                   else counting_allreduce_hook)
+            ddp._set_ddp_runtime_logging_sample_rate(1)  # its timers on every step
+        elif impl.fp16:
+            from torch.distributed.algorithms.ddp_comm_hooks import default_hooks
+
+            ddp.register_comm_hook(None, default_hooks.fp16_compress_hook)
         return ddp
     from syslab.train.dataparallel import make_dataparallel
 

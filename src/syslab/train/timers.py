@@ -46,9 +46,6 @@ class GradReadyClock:
 
         return note
 
-    def last(self) -> float:
-        return max(self.ready)
-
     def remove(self) -> None:
         for handle in self._handles:
             handle.remove()

@@ -49,6 +49,7 @@ class RunConfig:
     timeout_s: float = 120.0
     interface: str = "lo"
     profile: bool = False
+    instrument: bool = True  # gradient-ready hooks, DDP's counting hook and logger sampling
 
     ENTRY: ClassVar[str] = "syslab.train.worker"  # the module the launcher runs per rank
 
@@ -118,10 +119,10 @@ def run(cfg: RunConfig, out_dir: Path) -> dict:
                                 timeout=timedelta(seconds=cfg.timeout_s))
     log = CommLog()
     model = wrap(impl, module, log, bucket_cap_mb=cfg.bucket_cap_mb,
-                 first_bucket_mb=cfg.first_bucket_mb)
+                 first_bucket_mb=cfg.first_bucket_mb, instrument=cfg.instrument)
     optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9)
     loss_fn = torch.nn.CrossEntropyLoss()
-    clock = GradReadyClock(params)
+    clock = GradReadyClock(params if cfg.instrument else [])
     gen = data.generator(cfg.seed, rank)
     progress = out_dir / f"rank{rank}.progress"
     steps, ddp_steps = [], []
@@ -156,7 +157,7 @@ def run(cfg: RunConfig, out_dir: Path) -> dict:
         marks["optimizer"] = time.perf_counter()
         if measured:
             steps.append(iteration_times(marks, clock.ready, log.take()).to_dict())
-            if impl.kind == "ddp" and not impl.no_sync:
+            if impl.kind == "ddp" and not impl.no_sync and cfg.instrument:
                 logged = model._get_ddp_logging_data()
                 ddp_steps.append({k: logged.get(k, 0) / 1e9 for k in DDP_LOGGER_FIELDS})
         progress.write_text(str(step + 1))
