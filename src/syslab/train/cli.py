@@ -139,6 +139,7 @@ def comm(
     from syslab.common.sweep import progress_bar
     from syslab.train.commbench import CommConfig
     from syslab.train.launcher import launch, resolve_network
+    from syslab.train.metrics import comm_rows
     from syslab.train.perfmodel import fit_alpha_beta
 
     cfg = CommConfig(sizes=numbers(sizes, "sizes"), repeats=repeats)
@@ -166,19 +167,3 @@ def comm(
         {"median_s": ".4f", "wire_ratio": ".4f", "bytes": ",d"}).to_rich())
     table_console().print(f"rows: {out}")
 
-
-def comm_rows(ranks: list[dict], network: str, rate: float | None) -> list[dict]:
-    """One row per size: the median time (slowest rank) and wire bytes over the ring's."""
-    from syslab.train.metrics import ring_bytes
-
-    n = len(ranks)
-    rows = []
-    for i, first in enumerate(ranks[0]["sizes"]):
-        size = first["bytes"]
-        tx = (sum(r["sizes"][i]["tx"] for r in ranks) / n if network == "veth"
-              else first["tx"] / n if network == "loopback" else None)
-        rows.append({"workers": n, "network": network, "rate_mbit": rate, "bytes": size,
-                     "median_s": max(r["sizes"][i]["median_s"] for r in ranks),
-                     "wire_tx_per_rank": tx,
-                     "wire_ratio": tx / ring_bytes(size, n) if tx is not None else None})
-    return rows

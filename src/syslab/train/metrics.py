@@ -73,3 +73,18 @@ def _median_ready(steps: list[dict], index: int) -> float | None:
     """Median gradient-ready time of parameter `index` over the steps it got a gradient."""
     times = [s["ready"][index] for s in steps if s["ready"][index] is not None]
     return statistics.median(times) if times else None
+
+
+def comm_rows(ranks: list[dict], network: str, rate: float | None) -> list[dict]:
+    """One row per size: the median time (slowest rank) and wire bytes over the ring's."""
+    n = len(ranks)
+    rows = []
+    for i, first in enumerate(ranks[0]["sizes"]):
+        size = first["bytes"]
+        tx = (sum(r["sizes"][i]["tx"] for r in ranks) / n if network == "veth"
+              else first["tx"] / n if network == "loopback" else None)
+        rows.append({"workers": n, "network": network, "rate_mbit": rate, "bytes": size,
+                     "median_s": max(r["sizes"][i]["median_s"] for r in ranks),
+                     "wire_tx_per_rank": tx,
+                     "wire_ratio": tx / ring_bytes(size, n) if tx is not None else None})
+    return rows

@@ -4,7 +4,7 @@
 given (its rebuild path): walk the parameters in that order, keep one open bucket per
 (dtype, device), and close it as soon as it holds at least its limit. The first bucket of each
 key gets `limits[0]`, every later one the last limit. A bucket therefore overshoots its cap by
-up to one tensor, and a tensor larger than the cap gets a bucket of its own.
+less than its last tensor, and a tensor larger than the cap closes the bucket it lands in.
 
 DDP's first iteration differs: with find_unused_parameters=False it uses one bucket for all
 parameters, in `parameters()` order, then rebuilds from the observed gradient-ready order
@@ -21,32 +21,17 @@ from dataclasses import dataclass
 
 import torch
 
+from syslab.train.perfmodel.buckets import assign_buckets as buckets_by_size
+
 
 def assign_buckets(params: Sequence[torch.Tensor], order: Sequence[int],
                    limits: Sequence[int]) -> list[list[int]]:
-    """Parameter indices per bucket, buckets in launch order, each in `order`'s order."""
-    if sorted(order) != list(range(len(params))):
-        raise ValueError("order must be a permutation of the parameter indices")
-    closed: list[list[int]] = []
-    open_buckets: dict[tuple[torch.dtype, torch.device], tuple[list[int], int]] = {}
-    limit_index: dict[tuple[torch.dtype, torch.device], int] = {}
-    for i in order:
-        p = params[i]
-        key = (p.dtype, p.device)
-        indices, size = open_buckets.get(key, ([], 0))
-        indices.append(i)
-        size += p.numel() * p.element_size()
-        level = limit_index.setdefault(key, 0)
-        if size >= limits[level]:
-            closed.append(indices)
-            open_buckets.pop(key, None)
-            limit_index[key] = min(level + 1, len(limits) - 1)
-        else:
-            open_buckets[key] = (indices, size)
-    # Left-over partial buckets, in the order their keys first appeared (DDP's order here
-    # is that of an unordered_map; with one dtype, as usual, there is only one).
-    closed.extend(indices for indices, _ in open_buckets.values())
-    return closed
+    """Parameter indices per bucket, buckets in launch order, each in `order`'s order: the
+    performance model's `assign_buckets` (one rule for what runs and what is replayed), with
+    each tensor's (dtype, device) as its key and `limits` = [first cap, cap]."""
+    first, cap = limits[0], limits[-1]
+    return buckets_by_size([p.numel() * p.element_size() for p in params], cap, first, order,
+                           keys=[(p.dtype, p.device) for p in params])
 
 
 @dataclass

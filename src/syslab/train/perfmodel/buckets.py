@@ -30,7 +30,7 @@ modelled: every model in the lab is dense float32 on one device.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 
 MIB = 1 << 20
 DDP_DEFAULT_CAP_MB = 25
@@ -60,7 +60,8 @@ def _check_order(order: Sequence[int], count: int) -> list[int]:
 
 def assign_buckets(param_bytes: Sequence[int], cap_bytes: int,
                    first_cap_bytes: int | None = None,
-                   order: Sequence[int] | None = None) -> list[list[int]]:
+                   order: Sequence[int] | None = None,
+                   keys: Sequence[Hashable] | None = None) -> list[list[int]]:
     """Group parameter indices into buckets by DDP's rule; bucket 0 is reduced first.
 
     `order` is the walk order: DDP's gradient-ready order (its logger's
@@ -71,7 +72,8 @@ def assign_buckets(param_bytes: Sequence[int], cap_bytes: int,
     real order differ, and the bucket boundaries move with it. `first_cap_bytes` None means the
     first bucket has the same cap as the others (DDP with an explicit `bucket_cap_mb`).
     Every parameter lands in exactly one bucket, every bucket is non-empty, and within a
-    bucket the indices keep walk order.
+    bucket the indices keep walk order. `keys` (e.g. each tensor's dtype and device) keep
+    tensors of different kinds in different buckets, each kind with its own first cap.
     """
     if cap_bytes < 0:
         raise ValueError(f"cap_bytes must be >= 0, got {cap_bytes}")
@@ -83,19 +85,27 @@ def assign_buckets(param_bytes: Sequence[int], cap_bytes: int,
         raise ValueError("parameter sizes must be >= 0")
     count = len(param_bytes)
     walk = list(reversed(range(count))) if order is None else _check_order(order, count)
-
+    if keys is None:
+        keys = [None] * count
+    # One open bucket per key, as DDP keeps one per (dtype, device); a key's first closed
+    # bucket gets the first cap, every later one the cap.
     buckets: list[list[int]] = []
-    current: list[int] = []
-    size = 0
-    limit = first_cap_bytes
+    open_buckets: dict[Hashable, tuple[list[int], int]] = {}
+    closed: dict[Hashable, int] = {}
     for index in walk:
+        key = keys[index]
+        current, size = open_buckets.get(key, ([], 0))
         current.append(index)
         size += param_bytes[index]
-        if size >= limit:
+        if size >= (cap_bytes if closed.get(key) else first_cap_bytes):
             buckets.append(current)
-            current, size, limit = [], 0, cap_bytes
-    if current:
-        buckets.append(current)
+            closed[key] = closed.get(key, 0) + 1
+            open_buckets.pop(key, None)
+        else:
+            open_buckets[key] = (current, size)
+    # Left-over partial buckets, in the order they were opened (DDP's order here is an
+    # unordered_map's; with one dtype, as usual, there is only one).
+    buckets.extend(current for current, _ in open_buckets.values())
     return buckets
 
 
