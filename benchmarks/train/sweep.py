@@ -9,9 +9,9 @@ Each (model, batch) runs
 
 - `local`: one process, no data parallelism (the scaling baseline and the compute profile
   the performance model replays),
-- `ddp`: torch DDP with its defaults, N = 1..4,
-- `ddp-nosync`: DDP inside no_sync(), N = 2..4: the same processes competing for the cores,
-  no communication (so ddp minus ddp-nosync is what communication costs).
+- `ddp`: torch DDP with its defaults, N = 2..4,
+- `ddp-nosync`: DDP inside no_sync(), N = 2 and 4: the same processes competing for the
+  cores, no communication (so ddp minus ddp-nosync is what communication costs).
 
 All in one private network namespace (exact loopback byte counts), 1 thread per worker
 (OMP_NUM_THREADS=1), each run `--warmup` steps then `--iterations` measured steps; every
@@ -48,8 +48,8 @@ def plan(models, batches, workers) -> list[tuple[str, int, str, int]]:
     for model in models:
         for batch in batches:
             runs.append((model, batch, "local", 1))
-            runs += [(model, batch, "ddp", n) for n in workers]
-            runs += [(model, batch, "ddp-nosync", n) for n in workers if n > 1]
+            runs += [(model, batch, "ddp", n) for n in workers if n > 1]
+            runs += [(model, batch, "ddp-nosync", n) for n in workers if n in (2, 4)]
     return runs
 
 
@@ -73,6 +73,7 @@ def main() -> int:
                 for r in read_jsonl(args.out)}
     elif args.out.exists():
         args.out.unlink()
+    done &= {(*run, rep) for run in runs for rep in range(args.repeats)}
     todo = [(run, rep) for rep in range(args.repeats) for run in runs if (*run, rep) not in done]
     console.print(f"{len(todo)} runs ({len(runs)} configurations x {args.repeats} repeats, "
                   f"{len(runs) * args.repeats - len(todo)} already done); load "
