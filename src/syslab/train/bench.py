@@ -21,8 +21,8 @@ from syslab.train.metrics import summarize
 from syslab.train.worker import RunConfig
 
 # What identifies a configuration across repeats.
-CONFIG_KEYS = ("model", "batch", "workers", "impl", "bucket_cap_mb", "first_bucket_mb",
-               "network", "rate_mbit", "image_size")
+CONFIG_KEYS = ("model", "batch", "workers", "impl", "bucket_cap_mb", "network", "rate_mbit",
+               "image_size")
 
 
 @dataclass
@@ -36,8 +36,7 @@ class BenchConfig:
     repeats: int = 3
     iterations: int = 10
     warmup: int = 3
-    bucket_cap_mb: Sequence[float] = (25.0,)
-    first_bucket_mb: float | None = None
+    bucket_cap_mb: Sequence[float | None] = (None,)  # None: DDP's default layout
     image_size: int = 32
     classes: int = 1000
     network: str = "auto"
@@ -62,7 +61,7 @@ class BenchConfig:
             raise UserError(f"worker counts must be at least 1, got {list(self.workers)}")
         if self.repeats < 1 or self.iterations < 1 or self.warmup < 0:
             raise UserError("repeats and iterations must be at least 1, warm-up at least 0")
-        if any(b <= 0 for b in self.bucket_cap_mb):
+        if any(b is not None and b <= 0 for b in self.bucket_cap_mb):
             raise UserError(f"bucket sizes must be positive, got {list(self.bucket_cap_mb)}")
         if self.network not in NETWORKS:
             raise UserError(f"unknown network {self.network!r}; known: {', '.join(NETWORKS)}")
@@ -87,7 +86,7 @@ class BenchConfig:
                                     model=model, batch=batch, impl=impl,
                                     iterations=self.iterations, warmup=self.warmup,
                                     image_size=self.image_size, classes=self.classes,
-                                    bucket_cap_mb=cap, first_bucket_mb=self.first_bucket_mb,
+                                    bucket_cap_mb=cap,
                                     threads=self.threads, timeout_s=self.timeout_s)
                                 plan.append((cfg, n, rate))
         return plan

@@ -40,6 +40,16 @@ def _rates(text: str | None) -> list[float | None]:
     return rates
 
 
+def _caps(text: str) -> list[float | None]:
+    """Bucket caps from --bucket-mb: numbers (MiB) or 'default' (DDP's layout)."""
+    caps: list[float | None] = []
+    for part in _names(text):
+        caps += [None] if part == "default" else numbers(part, "bucket sizes (MiB)", float)
+    if not caps:
+        raise UserError("no bucket sizes given")
+    return caps
+
+
 @app.command()
 def models() -> None:
     """List the model zoo: parameters and bytes at 1000 classes and 32x32 inputs."""
@@ -74,9 +84,9 @@ def bench(
     repeats: int = typer.Option(3, "--repeats", help="Interleaved repeats of every run."),
     iterations: int = typer.Option(10, "--iterations", help="Measured steps per run."),
     warmup: int = typer.Option(3, "--warmup", help="Steps run before the measured ones."),
-    bucket_mb: str = typer.Option("25", "--bucket-mb", help="Bucket caps in MiB."),
-    first_bucket_mb: float | None = typer.Option(
-        None, "--first-bucket-mb", help="A smaller first bucket (DDP's default: 1 with 25)."),
+    bucket_mb: str = typer.Option(
+        "default", "--bucket-mb", help="Bucket caps in MiB, comma-separated; 'default' is "
+        "DDP's layout (25 MiB, the first bucket 1 MiB), a number caps every bucket."),
     image_size: int = typer.Option(32, "--image-size", help="Square input side in pixels."),
     network: str = typer.Option(
         "auto", "--network", help="host (127.0.0.1 here), loopback (a private namespace: "
@@ -99,8 +109,7 @@ def bench(
         models=_names(model), batches=numbers(batch, "batch sizes"),
         workers=numbers(workers, "worker counts"), impls=_names(impl), repeats=repeats,
         iterations=iterations, warmup=warmup,
-        bucket_cap_mb=numbers(bucket_mb, "bucket sizes (MiB)", float),
-        first_bucket_mb=first_bucket_mb, image_size=image_size, network=network,
+        bucket_cap_mb=_caps(bucket_mb), image_size=image_size, network=network,
         rate_mbit=_rates(rate_mbit), threads=threads, timeout_s=timeout, out=out)
     cfg.validate()
     console = table_console()
@@ -117,6 +126,8 @@ def bench(
     table = with_baseline(aggregate(rows))
     for row in table:
         row["payload_mb"] = row["payload_bytes"] / 1e6
+        if row["bucket_cap_mb"] is None:
+            row["bucket_cap_mb"] = "default"
     columns = [c for c in BENCH_COLUMNS if any(r.get(c) is not None for r in table)]
     columns.append("scaling_efficiency")
     console.print(Table(f"data-parallel training, {cfg.network} network, medians of "

@@ -17,6 +17,9 @@ import torch
 from syslab.common.errors import UserError
 from syslab.train.hooks import CommLog, counting_allreduce_hook, counting_fp16_hook
 
+DDP_DEFAULT_CAP_MB = 25.0  # torch.distributed's bucket cap when bucket_cap_mb is None
+DDP_DEFAULT_FIRST_BUCKET_MB = 1.0  # dist._DEFAULT_FIRST_BUCKET_BYTES
+
 
 @dataclass(frozen=True)
 class Impl:
@@ -62,28 +65,24 @@ def get_impl(name: str) -> Impl:
                         f"{', '.join(IMPLS)}") from None
 
 
-def wrap(impl: Impl, module: torch.nn.Module, log: CommLog, *, bucket_cap_mb: float,
-         first_bucket_mb: float | None, instrument: bool = True) -> torch.nn.Module:
+def wrap(impl: Impl, module: torch.nn.Module, log: CommLog, *, bucket_cap_mb: float | None,
+         instrument: bool = True) -> torch.nn.Module:
     """`module` wrapped for data parallelism as `impl` says, writing its buckets to `log`.
 
     `instrument=False` leaves torch DDP as it comes (its C++ allreduce, logger sampling every
     100 steps), to measure what the counting hook and per-step logging cost.
 
-    torch DDP gives its first bucket 1 MiB only when `bucket_cap_mb` is None (then the cap
-    is 25 MiB); `first_bucket_mb=1` with a 25 MiB cap asks for exactly that.
+    `bucket_cap_mb` follows DDP: None is its default layout (25 MiB buckets, the first one
+    1 MiB, so communication starts early); a number is the cap of every bucket, the first
+    included. Our rungs get the same layout.
     """
     if impl.kind == "local":
         return module
     if impl.kind == "ddp":
         from torch.nn.parallel import DistributedDataParallel
 
-        default_layout = bucket_cap_mb == 25 and first_bucket_mb == 1
-        if first_bucket_mb is not None and not default_layout:
-            raise UserError("torch DDP sets its first bucket only as 1 MiB with a 25 MiB cap "
-                            "(--bucket-mb 25 --first-bucket-mb 1)")
-        ddp = DistributedDataParallel(
-            module, bucket_cap_mb=None if default_layout else bucket_cap_mb,
-            gradient_as_bucket_view=impl.grad_views)
+        ddp = DistributedDataParallel(module, bucket_cap_mb=bucket_cap_mb,
+                                      gradient_as_bucket_view=impl.grad_views)
         if instrument:
             ddp.register_comm_hook(log, counting_fp16_hook if impl.fp16
                                    else counting_allreduce_hook)
@@ -98,8 +97,11 @@ def wrap(impl: Impl, module: torch.nn.Module, log: CommLog, *, bucket_cap_mb: fl
     options = {"rebuild_buckets": True} if impl.rebuild else {}
     if impl.grad_views:
         options["gradient_as_bucket_view"] = True
-    return make_dataparallel(impl.rung, module, bucket_cap_mb=bucket_cap_mb,
-                             first_bucket_mb=first_bucket_mb,
+    return make_dataparallel(impl.rung, module,
+                             bucket_cap_mb=DDP_DEFAULT_CAP_MB if bucket_cap_mb is None
+                             else bucket_cap_mb,
+                             first_bucket_mb=DDP_DEFAULT_FIRST_BUCKET_MB if bucket_cap_mb is None
+                             else None,
                              compression="fp16" if impl.fp16 else None, comm_log=log,
                              **options)
 

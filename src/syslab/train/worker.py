@@ -41,8 +41,9 @@ class RunConfig:
     warmup: int = 3
     image_size: int = 32
     classes: int = 1000
-    bucket_cap_mb: float = 25.0
-    first_bucket_mb: float | None = None
+    # None: DDP's default layout (25 MiB buckets, the first one 1 MiB); a number: that cap
+    # for every bucket, the first included (DDP's own rule when bucket_cap_mb is given).
+    bucket_cap_mb: float | None = None
     threads: int = 1
     seed: int = 0
     lr: float = 0.01
@@ -58,9 +59,8 @@ class RunConfig:
             raise UserError(f"batch size must be at least 1, got {self.batch}")
         if self.iterations < 1 or self.warmup < 0:
             raise UserError("iterations must be at least 1 and warm-up at least 0")
-        if self.bucket_cap_mb <= 0 or (self.first_bucket_mb is not None
-                                       and self.first_bucket_mb <= 0):
-            raise UserError("bucket sizes must be positive")
+        if self.bucket_cap_mb is not None and self.bucket_cap_mb <= 0:
+            raise UserError(f"bucket size must be positive, got {self.bucket_cap_mb} MiB")
         if self.threads < 1 or self.timeout_s <= 0:
             raise UserError("threads and the timeout must be positive")
 
@@ -119,7 +119,7 @@ def run(cfg: RunConfig, out_dir: Path) -> dict:
                                 timeout=timedelta(seconds=cfg.timeout_s))
     log = CommLog()
     model = wrap(impl, module, log, bucket_cap_mb=cfg.bucket_cap_mb,
-                 first_bucket_mb=cfg.first_bucket_mb, instrument=cfg.instrument)
+                 instrument=cfg.instrument)
     optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9)
     loss_fn = torch.nn.CrossEntropyLoss()
     clock = GradReadyClock(params if cfg.instrument else [])
