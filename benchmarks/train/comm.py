@@ -20,10 +20,8 @@ import os
 import sys
 from pathlib import Path
 
-from rich.console import Console
-
 from syslab.common.records import machine_record, update_json
-from syslab.common.report import Table
+from syslab.common.report import Table, table_console
 from syslab.train.commbench import CommConfig
 from syslab.train.launcher import launch
 from syslab.train.metrics import comm_rows
@@ -42,7 +40,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args()
-    console = Console()
+    console = table_console()
     load = os.getloadavg()
     rows: list[dict] = []
     for n in (2, 3, 4):

@@ -59,6 +59,7 @@ def summarize(result: RunResult) -> dict:
                         for i in range(steps)]
             row[f"ddp_{key}_s"] = statistics.median(per_step)
     row["checksums_equal"] = len({r["checksum"] for r in ranks}) == 1
+    row["checksum"] = ranks[0]["checksum"]  # sum of the final weights, to compare impls
     # The compute profile a performance model replays: each parameter's gradient-ready time
     # (median over steps, rank 0) and its size.
     first = ranks[0]
