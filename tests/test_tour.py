@@ -23,8 +23,10 @@ def test_tour_writes_report(tmp_path: Path) -> None:
     assert "cache: eviction policies" in page and "<table>" in page
     assert "cdn: one edge in front of an origin" in page
     assert "sched: GPU-cluster scheduling policies" in page
+    assert "train: where a data-parallel step spends its time" in page
+    assert "DDP handed allreduce exactly the model's bytes" in page
     assert "video: frame filters before the detector" in page
     assert "txn: multi-dispatch strict serializability" in page
     assert "checked against MDSS: mdss: valid" in page
     pngs = list((out / "figures").glob("*.png"))
-    assert len(pngs) == 8 and all(p.stat().st_size > 10_000 for p in pngs)
+    assert len(pngs) == 9 and all(p.stat().st_size > 10_000 for p in pngs)

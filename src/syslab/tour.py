@@ -15,6 +15,7 @@ TOURS: dict[str, str] = {
     "cache": "syslab.cache.tour:tour",
     "cdn": "syslab.cdn.tour:tour",
     "sched": "syslab.sched.tour:tour",
+    "train": "syslab.train.tour:tour",
     "video": "syslab.video.tour:tour",
     "txn": "syslab.txn.tour:tour",
 }
