@@ -394,3 +394,24 @@ def test_mape() -> None:
         mape([], [])
     with pytest.raises(ValueError):
         mape([1.0], [0.0])
+
+
+def test_cpu_steal_slows_backward_while_an_allreduce_runs() -> None:
+    """Hand-worked: bucket 0 (p1, ready at 0.5) runs 0.2 s, during which backward computes
+    at half speed, so backward ends at 1.1 instead of 1.0; bucket 1 then runs 1.1..1.3."""
+    profile = ComputeProfile(data_s=0.0, forward_s=0.1, backward_s=1.0, optimizer_s=0.05,
+                             ready_s=[1.0, 0.5], param_bytes=[100, 100])
+    comm = AlphaBeta(alpha_s=0.0, beta_s_per_byte=0.002)  # 0.2 s per bucket at n = 2
+    plain = replay(profile, [[1], [0]], comm, 2)
+    stolen = replay(profile, [[1], [0]], comm, 2, cpu_steal=0.5)
+    assert plain.backward_s == pytest.approx(1.0)
+    assert stolen.backward_s == pytest.approx(1.1)
+    assert [(b.start_s, b.end_s) for b in stolen.buckets] == [
+        pytest.approx((0.5, 0.7)), pytest.approx((1.1, 1.3))]
+    assert stolen.iteration_s == pytest.approx(0.1 + 1.3 + 0.05)
+    assert stolen.overlap_s == pytest.approx(0.2) and stolen.exposed_comm_s == pytest.approx(0.2)
+    # nothing overlaps without overlap, so nothing is stolen
+    after = replay(profile, [[1], [0]], comm, 2, overlap=False, cpu_steal=0.5)
+    assert after.backward_s == pytest.approx(1.0) and after.exposed_comm_s == pytest.approx(0.4)
+    with pytest.raises(ValueError, match="cpu_steal"):
+        replay(profile, [[1], [0]], comm, 2, cpu_steal=1.0)

@@ -23,21 +23,27 @@ def predict(profile: ComputeProfile, *, n: int, cores: int, threads_per_rank: fl
             comm: AlphaBeta, bucket_cap_bytes: int, first_bucket_bytes: int | None = None,
             bandwidth_bytes_per_s: float | None = None, overlap: bool = True,
             contention_k: float = 1.0, launch_overhead_s: float = 0.0,
-            order: Sequence[int] | None = None) -> Replay:
+            order: Sequence[int] | None = None, cpu_steal: float = 0.0,
+            comm_slowdown: float = 1.0) -> Replay:
     """Predicted iteration of `n` data-parallel ranks from a single-rank `profile`.
 
     `first_bucket_bytes` None gives the first bucket the common cap (DDP with an explicit
     `bucket_cap_mb`; use `ddp_bucket_caps(None)` for DDP's defaults). Buckets are assigned in
     `order`, by default the profile's gradient-ready order, which is what DDP's rebuilt
     buckets use from iteration 2 on. `bandwidth_bytes_per_s` None keeps the fitted link.
+    On CPUs, where training and communication share cores: `comm_slowdown` stretches the
+    fitted allreduce times (measured alone) to what they take beside training, and
+    `cpu_steal` slows backward while an allreduce runs (`replay`).
     """
     factor = contention(n, cores, threads_per_rank, contention_k)
     stretched = profile.scaled(factor) if factor != 1.0 else profile
     walk = profile.ready_order() if order is None else order
     buckets = assign_buckets(profile.param_bytes, bucket_cap_bytes, first_bucket_bytes, walk)
+    if comm_slowdown != 1.0:
+        comm = AlphaBeta(comm.alpha_s * comm_slowdown, comm.beta_s_per_byte * comm_slowdown)
     link = comm if bandwidth_bytes_per_s is None else comm.with_bandwidth(bandwidth_bytes_per_s)
     return replay(stretched, buckets, link, n, launch_overhead_s=launch_overhead_s,
-                  overlap=overlap)
+                  overlap=overlap, cpu_steal=cpu_steal)
 
 
 def mape(predicted: Sequence[float], measured: Sequence[float]) -> float:
