@@ -12,6 +12,11 @@ from syslab.train.launcher import RunResult
 from syslab.train.timers import PHASES
 from syslab.train.worker import DDP_LOGGER_FIELDS
 
+# Our per-step timers and the DDP logger field each is compared with.
+TIMER_PAIRS = {"forward": ("forward", "forward_compute_time"),
+               "backward_compute": ("backward_compute", "backward_compute_time"),
+               "communication": ("comm_span", "backward_comm_time")}
+
 
 def ring_bytes(model_bytes: int, workers: int) -> float:
     """What one rank sends per allreduce of `model_bytes` with a ring: 2(N-1)/N x size."""
@@ -58,6 +63,12 @@ def summarize(result: RunResult) -> dict:
             per_step = [statistics.fmean(r["ddp_logger"][i][key] for r in ranks)
                         for i in range(steps)]
             row[f"ddp_{key}_s"] = statistics.median(per_step)
+        # Ours against DDP's logger step by step (both timed the same step on the same
+        # rank): the median ratio, so a slow step does not count as a disagreement.
+        for name, (ours, theirs) in TIMER_PAIRS.items():
+            ratios = [r["steps"][i][ours] / r["ddp_logger"][i][theirs]
+                      for r in ranks for i in range(steps) if r["ddp_logger"][i][theirs] > 0]
+            row[f"timer_ratio_{name}"] = statistics.median(ratios) if ratios else None
     row["checksums_equal"] = len({r["checksum"] for r in ranks}) == 1
     row["checksum"] = ranks[0]["checksum"]  # sum of the final weights, to compare impls
     # The compute profile a performance model replays: each parameter's gradient-ready time
