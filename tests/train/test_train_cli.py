@@ -33,6 +33,18 @@ def test_bench_runs_the_grid_and_appends_rows(syslab, tmp_path: Path) -> None:
     assert all(r["payload_bytes"] == (0 if r["impl"] == "local" else r["param_bytes"])
                for r in written)
 
+    # the same rows feed the report and the predictions
+    report = syslab("train", "report", "--rows", rows, "--out", tmp_path / "report")
+    assert report.code == 0, report.err
+    assert (tmp_path / "report" / "index.html").exists()
+    assert (tmp_path / "report" / "scaling.png").stat().st_size > 10_000
+    predicted = syslab("train", "predict", "--rows", rows, "--model", "cnn", "--batch", "4",
+                       "--workers", "2,64", "--rate-mbit", "1000")
+    assert predicted.code == 0, predicted.err
+    assert "scaling_efficiency" in predicted.out and "64" in predicted.out
+    missing = syslab("train", "predict", "--rows", rows, "--model", "resnet18")
+    assert missing.code == 2 and "no local run of resnet18 at batch 32" in missing.err
+
 
 def test_comm_times_allreduce_and_fits(syslab, tmp_path: Path) -> None:
     out = tmp_path / "comm.jsonl"
@@ -57,6 +69,10 @@ def test_comm_times_allreduce_and_fits(syslab, tmp_path: Path) -> None:
     (("bench", "--model", "cnn", "--repeats", "0"), "repeats and iterations"),
     (("bench", "--model", "cnn", "--frobnicate"), "No such option"),
     (("comm", "--workers", "1"), "an allreduce needs at least 2 workers"),
+    (("predict", "--rows", "/nonexistent.jsonl"), "no such file"),
+    (("report", "--rows", "/nonexistent.jsonl"), "no such file"),
+    (("predict", "--rows", "/etc/hostname"), "not JSON Lines"),
+    (("predict", "--cpu-steal", "1.5"), "--cpu-steal must be in [0, 1)"),
     (("comm", "--sizes", "2"), "at least 4 bytes"),
 ])
 def test_bad_flags_are_one_line(syslab, one_line_error, args: tuple, needle: str) -> None:

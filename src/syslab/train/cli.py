@@ -171,10 +171,126 @@ def comm(
                 bar.advance(task)
     write_jsonl(out, rows, append=True)
     fit = fit_alpha_beta([(r["workers"], r["bytes"], r["median_s"]) for r in rows])
-    table_console().print(Table(
-        f"gloo allreduce ({network}); fit: alpha {fit.alpha_s * 1e6:.0f} us, bus bandwidth "
-        f"{fit.bus_bandwidth_bytes_per_s / 1e9:.3f} GB/s, MAPE {fit.fit_mape:.1%}",
-        ["workers", "rate_mbit", "bytes", "median_s", "wire_ratio"], rows,
-        {"median_s": ".4f", "wire_ratio": ".4f", "bytes": ",d"}).to_rich())
-    table_console().print(f"rows: {out}")
+    console = table_console()
+    console.print(Table(f"gloo allreduce ({network})",
+                        ["workers", "rate_mbit", "bytes", "median_s", "wire_ratio"], rows,
+                        {"median_s": ".4f", "wire_ratio": ".4f", "bytes": ",d"}).to_rich())
+    console.print(f"alpha-beta fit: alpha {fit.alpha_s * 1e6:.0f} us, bus bandwidth "
+                  f"{fit.bus_bandwidth_bytes_per_s / 1e9:.3f} GB/s, MAPE {fit.fit_mape:.1%}")
+    console.print(f"rows: {out}")
 
+
+
+def _read_rows(path: Path, what: str) -> list[dict]:
+    """JSON Lines rows written by `bench` or `comm`; one line naming the problem otherwise."""
+    import json
+
+    from syslab.common.records import read_jsonl
+
+    if not path.exists():
+        raise UserError(f"{path}: no such file (write it with `syslab train {what}`)")
+    try:
+        rows = list(read_jsonl(path))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise UserError(f"{path}: not JSON Lines ({e})") from None
+    if not rows:
+        raise UserError(f"{path}: no rows")
+    return rows
+
+
+@app.command()
+def predict(
+    rows: Path = typer.Option(Path("out/train/bench.jsonl"), "--rows",
+                              help="Rows from `syslab train bench` holding a local run."),
+    model: str = typer.Option("resnet18", "--model", "-m"),
+    batch: int = typer.Option(32, "--batch", "-b"),
+    workers: str = typer.Option("2,4,8,16,32", "--workers", "-n", help="Worker counts."),
+    rate_mbit: str = typer.Option("1000,10000", "--rate-mbit", help="Link bandwidths."),
+    bucket_mb: str = typer.Option("default", "--bucket-mb", help="Bucket caps (MiB)."),
+    comm_rows_file: Path | None = typer.Option(
+        None, "--comm", help="Rows from `syslab train comm` to fit alpha and beta on."),
+    alpha_us: float = typer.Option(434.0, "--alpha-us", help="Per-step latency (without "
+                                   "--comm; default: this machine's loopback fit)."),
+    bus_gbps: float = typer.Option(0.9, "--bus-gbps", help="Bus bandwidth GB/s (without "
+                                   "--comm); a link limit comes from --rate-mbit."),
+    cpu_steal: float = typer.Option(0.0, "--cpu-steal", help="Backward's lost share while "
+                                    "an allreduce runs (0: one worker per device)."),
+) -> None:
+    """Predict step time, overlap and scaling for worker counts, links and buckets beyond
+    this machine, replaying a measured single-worker profile (one worker per device)."""
+    from syslab.train.bench import aggregate
+    from syslab.train.perfmodel import AlphaBeta, fit_alpha_beta
+    from syslab.train.perfmodel.calibrate import CpuSharing, compute_profile, predict_row
+
+    counts = numbers(workers, "worker counts")
+    if any(n < 1 for n in counts) or batch < 1:
+        raise UserError("worker counts and the batch size must be at least 1")
+    if not 0 <= cpu_steal < 1 or alpha_us < 0 or bus_gbps <= 0:
+        raise UserError("--cpu-steal must be in [0, 1), --alpha-us >= 0, --bus-gbps > 0")
+    measured = aggregate(_read_rows(rows, "bench"))
+    try:
+        profile = compute_profile(measured, model, batch, 1)
+    except ValueError:
+        raise UserError(f"{rows}: no local run of {model} at batch {batch} (run `syslab "
+                        f"train bench --model {model} --batch {batch} --workers 1 --impl "
+                        "local`)") from None
+    if comm_rows_file is not None:
+        samples = [(r["workers"], r["bytes"], r["median_s"])
+                   for r in _read_rows(comm_rows_file, "comm") if r.get("rate_mbit") is None]
+        fit = fit_alpha_beta(samples)
+    else:
+        fit = AlphaBeta(alpha_us * 1e-6, 1 / (bus_gbps * 1e9))
+    local_s = profile.compute_s
+    table = []
+    for rate in _rates(rate_mbit):
+        for cap in _caps(bucket_mb):
+            for n in counts:
+                row = {"workers": n, "bucket_cap_mb": cap, "rate_mbit": rate}
+                p = predict_row(row, profile, fit, CpuSharing(cpu_steal=cpu_steal),
+                                cores=n)
+                table.append({**row, "bucket_cap_mb": "default" if cap is None else cap,
+                              "step_ms": p.iteration_s * 1e3,
+                              "exposed_comm_ms": p.exposed_comm_s * 1e3,
+                              "hidden": p.overlap_fraction,
+                              "samples_per_s": n * batch / p.iteration_s,
+                              "scaling_efficiency": local_s / p.iteration_s})
+    table_console().print(Table(
+        f"predicted: {model}, batch {batch} per worker, one worker per device "
+        f"(alpha {fit.alpha_s * 1e6:.0f} us, bus {fit.bus_bandwidth_bytes_per_s / 1e9:.2f} "
+        "GB/s)", ["workers", "rate_mbit", "bucket_cap_mb", "step_ms", "exposed_comm_ms",
+                  "hidden", "samples_per_s", "scaling_efficiency"], table,
+        {"step_ms": ".1f", "exposed_comm_ms": ".1f", "hidden": ".0%",
+         "samples_per_s": ".1f", "scaling_efficiency": ".2f"}).to_rich())
+
+
+@app.command()
+def report(
+    rows: Path = typer.Option(Path("out/train/bench.jsonl"), "--rows",
+                              help="Rows from `syslab train bench`."),
+    out: Path = typer.Option(Path("out/train/report"), "--out", help="Folder for the "
+                             "figures and index.html."),
+) -> None:
+    """Tables and figures of bench rows: phases per configuration, scaling, bytes."""
+    from syslab.common.report import Section, write_html
+    from syslab.train.bench import aggregate, with_baseline
+    from syslab.train.plots import breakdown, bytes_and_compute, implementations, scaling
+
+    table = with_baseline(aggregate(_read_rows(rows, "bench")))
+    for row in table:
+        row["payload_mb"] = row["payload_bytes"] / 1e6
+        row["bucket_cap_mb"] = "default" if row["bucket_cap_mb"] is None else row[
+            "bucket_cap_mb"]
+    figures = [breakdown(table, out / "breakdown.png")]
+    if len({r["workers"] for r in table}) > 1:
+        figures.append(scaling(table, out / "scaling.png"))
+    if len({r["batch"] for r in table}) > 1 and any(r["impl"] == "ddp" for r in table):
+        figures.append(bytes_and_compute(table, out / "bytes_compute.png"))
+    if len({r["impl"] for r in table}) > 1:
+        figures.append(implementations(table, out / "impls.png"))
+    columns = [c for c in BENCH_COLUMNS if any(r.get(c) is not None for r in table)]
+    section = Section(title="data-parallel training", text=f"rows: {rows}",
+                      tables=[Table("medians of repeats", [*columns, "scaling_efficiency"],
+                                    table, FORMATS)], figures=figures)
+    console = table_console()
+    section.print(console)
+    console.print(f"report: {write_html([section], out, title='syslab train report')}")
