@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import statistics
 import sys
+from datetime import date
 from pathlib import Path
 
 from syslab.common.records import read_jsonl, update_json
@@ -78,6 +79,7 @@ def main() -> int:
     }
     slim = [{k: v for k, v in r.items() if k not in SLIM} for r in rows]
     update_json(RESULTS, "sweep", {
+        "date": date.today().isoformat(),
         "command": "python benchmarks/train/sweep.py && python benchmarks/train/analyze.py",
         "summary": summary, "rows": slim})
     shown = [r for r in rows if r["impl"] in ("local", "ddp")]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from datetime import date
 from pathlib import Path
 
 from syslab.common.records import machine_record, update_json
@@ -77,6 +78,7 @@ def main() -> int:
         "wire_ratio_max_dev_ge_1mib": max(abs(r["wire_ratio"] - 1) for r in big),
     }
     update_json(RESULTS, "comm", {
+        "date": date.today().isoformat(),
         "command": "python benchmarks/train/comm.py", "repeats": args.repeats,
         "summary": summary, "rows": rows,
         "machine": machine_record(load, torch=_torch_version())})

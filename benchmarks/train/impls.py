@@ -31,6 +31,7 @@ import argparse
 import os
 import statistics
 import sys
+from datetime import date
 from pathlib import Path
 
 from syslab.common.records import machine_record, update_json
@@ -127,6 +128,7 @@ def main() -> int:
             "max_weights_rel_diff": max(r["weights_rel_diff"] for r in at.values()),
         }
     update_json(RESULTS, "impls", {
+        "date": date.today().isoformat(),
         "command": "python benchmarks/train/impls.py", "batch": args.batch,
         "workers": args.workers, "repeats": args.repeats, "iterations": args.iterations,
         "warmup": args.warmup, "summary": per_model, "rows": rows,

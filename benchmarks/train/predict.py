@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import sys
+from datetime import date
 from pathlib import Path
 
 from syslab.common.records import machine_record, read_jsonl, update_json, write_jsonl
@@ -123,6 +124,7 @@ def main() -> int:
         "max_abs_error": max(abs(p["error"]) for p in points),
     }
     update_json(RESULTS, "predict", {
+        "date": date.today().isoformat(),
         "command": "python benchmarks/train/predict.py", "repeats": args.repeats,
         "iterations": args.iterations, "summary": summary, "points": points,
         "machine": machine_record(load)})

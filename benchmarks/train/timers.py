@@ -26,6 +26,7 @@ import os
 import statistics
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 import torch
@@ -108,6 +109,7 @@ def main() -> int:
         "agreement_max_deviation": deviation,
     }
     update_json(RESULTS, "timers", {
+        "date": date.today().isoformat(),
         "command": "python benchmarks/train/timers.py", "iterations": args.iterations,
         "summary": summary, "hook_cost": cost, "overhead": overhead,
         "agreement": agreement, "machine": machine_record(load)})
