@@ -9,7 +9,7 @@ APT_PACKAGES := nginx-light varnish wrk postgresql-15 redis-server etcd-server e
 # What the tests start; a missing one triggers the apt-get below.
 SERVICE_FILES := /usr/lib/postgresql/15/bin/postgres /usr/share/java/zookeeper.jar
 
-.PHONY: setup services demo test lint bench-cache bench-cdn bench-sched bench-video bench-txn clean
+.PHONY: setup services demo test lint bench-cache bench-cdn bench-sched bench-video bench-txn bench-train clean
 
 setup: $(STAMP)
 
@@ -72,6 +72,17 @@ bench-video: setup
 	$(BIN)/python benchmarks/video/pipeline.py
 	$(BIN)/python benchmarks/video/jpeg.py
 	$(BIN)/python benchmarks/video/write_doc.py
+
+# The training lab: the DDP sweep (about an hour and a half on 2 cores), the allreduce fit,
+# our DataParallel against DDP, the timers, the held-out predictions, then docs/train.md.
+bench-train: setup
+	$(BIN)/python benchmarks/train/sweep.py
+	$(BIN)/python benchmarks/train/analyze.py
+	$(BIN)/python benchmarks/train/comm.py
+	$(BIN)/python benchmarks/train/impls.py
+	$(BIN)/python benchmarks/train/timers.py
+	$(BIN)/python benchmarks/train/predict.py
+	$(BIN)/python benchmarks/train/write_doc.py
 
 bench-txn: setup services
 	$(BIN)/python benchmarks/txn/checker.py
