@@ -77,3 +77,22 @@ def test_comm_times_allreduce_and_fits(syslab, tmp_path: Path) -> None:
 ])
 def test_bad_flags_are_one_line(syslab, one_line_error, args: tuple, needle: str) -> None:
     one_line_error(syslab("train", *args), needle)
+
+
+def test_accumulation_syncs_once_per_step_and_traces_are_written(syslab,
+                                                                  tmp_path: Path) -> None:
+    rows = tmp_path / "rows.jsonl"
+    run = syslab("train", "bench", "--model", "cnn", "--batch", "4", "--workers", "2",
+                 "--impl", "ddp,ours-overlap", "--repeats", "1", "--iterations", "2",
+                 "--warmup", "1", "--accumulate", "3", "--trace", tmp_path / "traces",
+                 "--out", rows)
+    assert run.code == 0, run.err
+    written = [json.loads(line) for line in rows.read_text().splitlines()]
+    # three micro-batches per step, one allreduce of the model per step
+    assert all(r["accumulate"] == 3 and r["payload_bytes"] == r["param_bytes"]
+               for r in written)
+    # no_sync accumulation gives the same weights in our DataParallel as in DDP
+    assert written[0]["checksum"] == written[1]["checksum"]
+    traces = sorted((tmp_path / "traces").glob("*/trace_rank*.json"))
+    assert len(traces) == 4
+    assert "all_reduce" in traces[0].read_text()

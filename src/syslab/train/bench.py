@@ -22,7 +22,7 @@ from syslab.train.worker import RunConfig
 
 # What identifies a configuration across repeats.
 CONFIG_KEYS = ("model", "batch", "workers", "impl", "bucket_cap_mb", "network", "rate_mbit",
-               "image_size")
+               "image_size", "accumulate")
 
 
 @dataclass
@@ -43,6 +43,8 @@ class BenchConfig:
     rate_mbit: Sequence[float | None] = (None,)
     threads: int = 1
     timeout_s: float = 120.0
+    accumulate: int = 1
+    trace_dir: Path | None = None  # torch.profiler traces of every run, one folder each
     out: Path | None = None
 
     def validate(self) -> None:
@@ -59,6 +61,8 @@ class BenchConfig:
             raise UserError(f"batch sizes must be at least 1, got {list(self.batches)}")
         if any(n < 1 for n in self.workers):
             raise UserError(f"worker counts must be at least 1, got {list(self.workers)}")
+        if self.accumulate < 1:
+            raise UserError(f"accumulate must be at least 1, got {self.accumulate}")
         if self.repeats < 1 or self.iterations < 1 or self.warmup < 0:
             raise UserError("repeats and iterations must be at least 1, warm-up at least 0")
         if any(b is not None and b <= 0 for b in self.bucket_cap_mb):
@@ -87,7 +91,9 @@ class BenchConfig:
                                     iterations=self.iterations, warmup=self.warmup,
                                     image_size=self.image_size, classes=self.classes,
                                     bucket_cap_mb=cap,
-                                    threads=self.threads, timeout_s=self.timeout_s)
+                                    threads=self.threads, timeout_s=self.timeout_s,
+                                    accumulate=self.accumulate,
+                                    profile=self.trace_dir is not None)
                                 plan.append((cfg, n, rate))
         return plan
 
@@ -105,7 +111,12 @@ def run_bench(bench: BenchConfig, *, on_row: Callable[[dict], None] | None = Non
             label = f"{cfg.model} b{cfg.batch} N{n} {cfg.impl}"
             if progress:
                 progress(done, total, label)
-            result = launch(cfg, n, network=bench.network, rate_mbit=rate)
+            run_dir = None
+            if bench.trace_dir is not None:
+                cap = "default" if cfg.bucket_cap_mb is None else f"{cfg.bucket_cap_mb:g}"
+                run_dir = bench.trace_dir / (f"{cfg.model}_b{cfg.batch}_n{n}_{cfg.impl}_"
+                                             f"cap{cap}_rate{rate or 'none'}_r{repeat}")
+            result = launch(cfg, n, network=bench.network, rate_mbit=rate, out_dir=run_dir)
             row = {**summarize(result), "repeat": repeat, "wall_s": result.wall_s}
             rows.append(row)
             if bench.out is not None:
@@ -136,7 +147,8 @@ def aggregate(rows: Sequence[dict]) -> list[dict]:
                 values = [g[key] for g in group if g.get(key) is not None]
                 merged[key] = statistics.median(values)
         merged["iteration_min_s"] = min(g["iteration_s"] for g in group)
-        merged["samples_per_s"] = merged["workers"] * merged["batch"] / merged["iteration_s"]
+        merged["samples_per_s"] = (merged["workers"] * merged["batch"]
+                                   * merged.get("accumulate", 1) / merged["iteration_s"])
         merged["repeats"] = len(group)
         merged.pop("repeat", None)
         out.append(merged)

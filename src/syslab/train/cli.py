@@ -97,6 +97,11 @@ def bench(
     threads: int = typer.Option(1, "--threads", help="Compute threads per worker."),
     timeout: float = typer.Option(120.0, "--timeout", help="Seconds before a stuck "
                                   "collective fails the run."),
+    accumulate: int = typer.Option(1, "--accumulate", help="Micro-batches per step: all but "
+                                   "the last accumulate gradients under no_sync()."),
+    trace: Path | None = typer.Option(None, "--trace", help="Write torch.profiler traces "
+                                      "(Chrome JSON, one per worker) of the measured steps "
+                                      "under this folder, one subfolder per run."),
     out: Path = typer.Option(Path("out/train/bench.jsonl"), "--out",
                              help="JSON Lines file the rows are appended to."),
 ) -> None:
@@ -110,7 +115,8 @@ def bench(
         workers=numbers(workers, "worker counts"), impls=_names(impl), repeats=repeats,
         iterations=iterations, warmup=warmup,
         bucket_cap_mb=_caps(bucket_mb), image_size=image_size, network=network,
-        rate_mbit=_rates(rate_mbit), threads=threads, timeout_s=timeout, out=out)
+        rate_mbit=_rates(rate_mbit), threads=threads, timeout_s=timeout, accumulate=accumulate,
+        trace_dir=trace, out=out)
     cfg.validate()
     console = table_console()
     cfg.network, why = resolve_network(cfg.network)

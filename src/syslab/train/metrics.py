@@ -43,7 +43,8 @@ def summarize(result: RunResult) -> dict:
     for key in (*PHASES, "total", "comm_busy", "comm_span", "overlap"):
         row[f"{key}_s"] = statistics.median(_per_step(ranks, key))
     row["iteration_s"] = row.pop("total_s")
-    row["samples_per_s"] = n * cfg.batch / row["iteration_s"]
+    row["accumulate"] = cfg.accumulate
+    row["samples_per_s"] = n * cfg.batch * cfg.accumulate / row["iteration_s"]
     payloads = {s["payload_bytes"] for r in ranks for s in r["steps"]}
     row["payload_bytes"] = max(payloads) if payloads else 0
     row["payload_constant"] = len(payloads) <= 1
