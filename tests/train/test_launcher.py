@@ -105,3 +105,20 @@ def test_without_namespaces_auto_falls_back_and_explicit_modes_say_why(
     assert network == "host" and "uid 1000" in why and "wire bytes not counted" in why
     with pytest.raises(UserError, match="--network veth needs network namespaces: .*uid 1000"):
         resolve_network("veth")
+
+
+@needs_netns
+@pytest.mark.parametrize("impl", ["ddp-fp16", "ours-fp16"])
+def test_fp16_compression_halves_payload_and_wire(impl: str) -> None:
+    row = summarize(launch(small(impl=impl, iterations=2), 2, network="loopback"))
+    assert row["payload_bytes"] * 2 == row["param_bytes"]
+    assert 0.49 <= row["wire_ratio"] <= 0.52
+
+
+@needs_netns
+def test_veth_links_count_each_rank_and_obey_the_rate_limit() -> None:
+    row = summarize(launch(small(impl="ddp", iterations=2), 2, network="veth", rate_mbit=100))
+    # per-rank eth0 counters: the ring's bytes plus 1500-byte frames' headers and ACKs
+    assert 1.0 <= row["wire_ratio"] <= 1.1
+    # 5.3 MB per rank per step at 100 Mbit/s cannot take less than the line rate allows
+    assert row["comm_busy_s"] >= row["ring_bytes"] * 8 / 100e6 * 0.95
