@@ -13,13 +13,17 @@ PHASE_COLOURS = {"data": "#bbbbbb", "forward": "#4c72b0", "backward_compute": "#
 
 
 def breakdown(rows: list[dict], path: Path, title: str = "") -> Path:
-    """Stacked phase times per (batch, workers), one panel per model and implementation."""
+    """Stacked phase times per (batch, workers), one panel per model; a bar names its
+    implementation when several share a (batch, workers)."""
     panels: dict[str, list[dict]] = defaultdict(list)
     for r in rows:
-        panels[f"{r['model']} · {r['impl']}"].append(r)
-    fig, axes = grid(len(panels), cols=min(3, len(panels)), width=4.6, height=3.2)
+        panels[r["model"]].append(r)
+    fig, axes = grid(len(panels), cols=min(2, len(panels)), width=6.4, height=3.4)
     for ax, (label, rs) in zip(axes, sorted(panels.items()), strict=True):
-        rs.sort(key=lambda r: (r["batch"], r["workers"]))
+        rs.sort(key=lambda r: (r["batch"], r["workers"], r["impl"]))
+        shared = {(r["batch"], r["workers"]) for r in rs
+                  if sum((x["batch"], x["workers"]) == (r["batch"], r["workers"])
+                         for x in rs) > 1}
         x = range(len(rs))
         bottom = [0.0] * len(rs)
         for phase in PHASES:
@@ -27,7 +31,9 @@ def breakdown(rows: list[dict], path: Path, title: str = "") -> Path:
             ax.bar(x, heights, bottom=bottom, color=PHASE_COLOURS[phase],
                    label=phase.replace("_", " "))
             bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
-        ax.set_xticks(list(x), [f"b{r['batch']}\nN{r['workers']}" for r in rs], fontsize=7)
+        ax.set_xticks(list(x), [f"b{r['batch']}\nN{r['workers']}"
+                                + (f"\n{r['impl']}" if (r["batch"], r["workers"]) in shared
+                                   else "") for r in rs], fontsize=7)
         ax.set_title(label, fontsize=9)
         ax.set_ylabel("ms per step")
     axes[0].legend(fontsize=7)
@@ -49,8 +55,10 @@ def scaling(rows: list[dict], path: Path) -> Path:
         line, = eff.plot(n, [r["scaling_efficiency"] for r in rs], marker="o",
                          label=f"{model} b{batch} {impl}")
         thr.plot(n, [r["samples_per_s"] for r in rs], marker="o", color=line.get_color())
+    counts = sorted({r["workers"] for rs in lines.values() for r in rs})
     for ax in (eff, thr):
         ax.set_xlabel("workers (N)")
+        ax.set_xticks(counts, [str(n) for n in counts])
     eff.set_ylabel("samples/s ÷ (N × one worker)")
     thr.set_ylabel("samples / s (all workers)")
     eff.legend(fontsize=6)
@@ -76,9 +84,11 @@ def bytes_and_compute(rows: list[dict], path: Path) -> Path:
                        color=line.get_color(), label=f"{model} wire/rank")
         compute.plot(b, [r["backward_compute_s"] * 1e3 for r in rs], marker="o",
                      color=line.get_color(), label=model)
+    batches = sorted({r["batch"] for rs in lines.values() for r in rs})
     for ax in (moved, compute):
         ax.set_xlabel("batch size per worker")
         ax.set_xscale("log", base=2)
+        ax.set_xticks(batches, [str(b) for b in batches])
     moved.set_ylabel("MB per step")
     compute.set_ylabel("backward compute ms per step")
     moved.legend(fontsize=6)
