@@ -73,7 +73,7 @@ bench-video: setup
 	$(BIN)/python benchmarks/video/jpeg.py
 	$(BIN)/python benchmarks/video/write_doc.py
 
-# The training lab: the DDP sweep (about an hour and a half on 2 cores), the allreduce fit,
+# The training lab: the DDP sweep (its run time is in docs/train.md), the allreduce fit,
 # our DataParallel against DDP, the timers, the held-out predictions, then docs/train.md.
 bench-train: setup
 	$(BIN)/python benchmarks/train/sweep.py

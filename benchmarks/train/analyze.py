@@ -76,6 +76,8 @@ def main() -> int:
         "timer_agreement_median_deviation": {k: statistics.median(v)
                                              for k, v in deviations.items() if v},
         "repeats": min(r["repeats"] for r in rows),
+        "runs": len(raw),
+        "run_minutes": sum(r.get("wall_s", 0.0) for r in raw) / 60,
     }
     slim = [{k: v for k, v in r.items() if k not in SLIM} for r in rows]
     update_json(RESULTS, "sweep", {

@@ -67,7 +67,8 @@ def sweep_block(r: dict) -> str:
         + markdown_table(["model", "batch", "N", "step", "compute", "exposed", "comm busy",
                           "over no-sync", "exposed share", "efficiency"], table)
         + "\n\nBackward compute per sample in one process (ms, batch 8 / 32 / 64): "
-        + compute + "." + _made_by(r))
+        + compute + f". The sweep was {r['summary']['runs']} runs, "
+        f"{r['summary']['run_minutes']:.0f} minutes of wall time." + _made_by(r))
 
 
 def comm_block(r: dict) -> str:
