@@ -22,6 +22,7 @@ def step(fwd: float, bwd: float, payload: int, ready: list[float | None]) -> dic
     return {"data": 0.001, "forward": fwd, "backward_compute": bwd, "exposed_comm": 0.01,
             "optimizer": 0.005, "comm_busy": 0.02, "comm_span": 0.03, "overlap": 0.02,
             "payload_bytes": payload, "buckets": [[payload, 0.0, 0.02]], "ready": ready,
+            "logger_backward_compute": bwd, "logger_comm": 0.03,
             "total": 0.001 + fwd + bwd + 0.01 + 0.005}
 
 

@@ -43,6 +43,20 @@ def test_iteration_times_splits_backward_at_the_last_ready_gradient() -> None:
     assert t.payload_bytes == 150
     assert [round(b[1], 6) for b in t.buckets] == [0.1, 0.34]
     assert IterationTimes.from_dict(t.to_dict()) == t
+    # cut where DDP's logger cuts: communication from the first launch to backward's end
+    assert abs(t.logger_comm - (0.51 - 0.21)) < 1e-12
+    assert abs(t.logger_backward_compute - 0.34) < 1e-12
+
+
+def test_the_logger_cut_counts_the_last_bucket_copy_and_launch_as_compute() -> None:
+    """The reducer copies the last gradients into their bucket after they are ready; DDP's
+    logger ends backward compute after that launch, our phase split at the last gradient."""
+    marks = {"start": 0.0, "data": 0.0, "forward": 0.1, "backward": 0.6, "optimizer": 0.6}
+    t = iteration_times(marks, [0.4, 0.3], [BucketEvent(0, 8, 0.35, 0.45),
+                                            BucketEvent(1, 8, 0.47, 0.58)])
+    assert abs(t.backward_compute - 0.3) < 1e-12  # last gradient at 0.4
+    assert abs(t.logger_backward_compute - 0.37) < 1e-12  # last launch at 0.47
+    assert abs(t.exposed_comm - 0.2) < 1e-12
 
 
 def test_a_parameter_without_gradient_is_none_and_not_the_last() -> None:

@@ -12,10 +12,11 @@ from syslab.train.launcher import RunResult
 from syslab.train.timers import PHASES
 from syslab.train.worker import DDP_LOGGER_FIELDS
 
-# Our per-step timers and the DDP logger field each is compared with.
+# Our per-step timers and the DDP logger field each is compared with (cut where the
+# logger cuts: see IterationTimes.logger_backward_compute).
 TIMER_PAIRS = {"forward": ("forward", "forward_compute_time"),
-               "backward_compute": ("backward_compute", "backward_compute_time"),
-               "communication": ("comm_span", "backward_comm_time")}
+               "backward_compute": ("logger_backward_compute", "backward_compute_time"),
+               "communication": ("logger_comm", "backward_comm_time")}
 
 
 def ring_bytes(model_bytes: int, workers: int) -> float:

@@ -88,6 +88,12 @@ class IterationTimes:
     payload_bytes: int
     buckets: list[tuple[int, float, float]] = field(default_factory=list)
     ready: list[float | None] = field(default_factory=list)
+    # The same step cut where DDP's logger cuts it, for the cross-check: its backward compute
+    # ends with the autograd graph, after the reducer copied the last gradients into their
+    # bucket and launched it; its communication runs from the first bucket's launch to the
+    # end of backward, when the averaged gradients have been copied back.
+    logger_backward_compute: float = 0.0
+    logger_comm: float = 0.0
 
     @property
     def total(self) -> float:
@@ -131,4 +137,8 @@ def iteration_times(marks: dict[str, float], ready: Sequence[float],
         buckets=[(e.payload_bytes, a - bwd_start, b - bwd_start) for e, (a, b)
                  in zip(events, intervals, strict=True)],
         ready=[t - bwd_start if t > bwd_start else None for t in ready],
+        logger_backward_compute=(min(max(last_ready, max(e.launched for e in events)),
+                                     marks["backward"]) - bwd_start
+                                 if events else last_ready - bwd_start),
+        logger_comm=(marks["backward"] - min(a for a, _ in intervals) if intervals else 0.0),
     )
