@@ -33,6 +33,9 @@ from syslab.train.bench import aggregate, with_baseline
 from syslab.train.metrics import TIMER_PAIRS
 from syslab.train.plots import breakdown, bytes_and_compute, scaling
 
+sys.path.insert(0, str(Path(__file__).parent))
+from sweep import BATCHES, MODELS, WORKERS, plan  # noqa: E402  (the sweep's own grid)
+
 ROOT = Path(__file__).resolve().parents[2]
 ROWS = ROOT / "benchmarks" / "results" / "train_sweep.jsonl"
 RESULTS = ROOT / "benchmarks" / "results" / "train.json"
@@ -41,7 +44,9 @@ SLIM = ("ready_s", "param_sizes", "repeat", "wall_s", "load", "checksum")
 
 
 def main() -> int:
-    raw = list(read_jsonl(ROWS))
+    planned = set(plan(MODELS, BATCHES, WORKERS))
+    raw = [r for r in read_jsonl(ROWS)  # rows of an earlier plan are left out
+           if (r["model"], r["batch"], r["impl"], r["workers"]) in planned]
     rows = with_baseline(aggregate(raw))
     rows.sort(key=lambda r: (r["model"], r["batch"], r["impl"], r["workers"]))
     ddp = [r for r in rows if r["impl"] == "ddp" and r["workers"] > 1]
