@@ -414,4 +414,6 @@ def test_cpu_steal_slows_backward_while_an_allreduce_runs() -> None:
     after = replay(profile, [[1], [0]], comm, 2, overlap=False, cpu_steal=0.5)
     assert after.backward_s == pytest.approx(1.0) and after.exposed_comm_s == pytest.approx(0.4)
     with pytest.raises(ValueError, match="cpu_steal"):
-        replay(profile, [[1], [0]], comm, 2, cpu_steal=1.0)
+        replay(profile, [[1], [0]], comm, 2, cpu_steal=1.5)
+    # steal 1: backward waits out each allreduce (0.5..0.7), so it ends at 1.2
+    assert replay(profile, [[1], [0]], comm, 2, cpu_steal=1.0).backward_s == pytest.approx(1.2)

@@ -72,7 +72,7 @@ def test_comm_times_allreduce_and_fits(syslab, tmp_path: Path) -> None:
     (("predict", "--rows", "/nonexistent.jsonl"), "no such file"),
     (("report", "--rows", "/nonexistent.jsonl"), "no such file"),
     (("predict", "--rows", "/etc/hostname"), "not JSON Lines"),
-    (("predict", "--cpu-steal", "1.5"), "--cpu-steal must be in [0, 1)"),
+    (("predict", "--cpu-steal", "1.5"), "--cpu-steal must be in [0, 1]"),
     (("comm", "--sizes", "2"), "at least 4 bytes"),
 ])
 def test_bad_flags_are_one_line(syslab, one_line_error, args: tuple, needle: str) -> None:

@@ -231,8 +231,8 @@ def predict(
     counts = numbers(workers, "worker counts")
     if any(n < 1 for n in counts) or batch < 1:
         raise UserError("worker counts and the batch size must be at least 1")
-    if not 0 <= cpu_steal < 1 or alpha_us < 0 or bus_gbps <= 0:
-        raise UserError("--cpu-steal must be in [0, 1), --alpha-us >= 0, --bus-gbps > 0")
+    if not 0 <= cpu_steal <= 1 or alpha_us < 0 or bus_gbps <= 0:
+        raise UserError("--cpu-steal must be in [0, 1], --alpha-us >= 0, --bus-gbps > 0")
     measured = aggregate(_read_rows(rows, "bench"))
     try:
         profile = compute_profile(measured, model, batch, 1)

@@ -88,7 +88,7 @@ def fit_sharing(rows: Sequence[dict], profile_of: Callable[[dict], ComputeProfil
     measured = [r["iteration_s"] for r in rows]
     best: tuple[float, CpuSharing] | None = None
     slowdowns = [1 + 0.1 * i for i in range(41)]  # 1 .. 5
-    steals = [0.025 * i for i in range(40)]  # 0 .. 0.975
+    steals = [0.025 * i for i in range(41)]  # 0 .. 1
     profiles = [profile_of(r) for r in rows]
     for u, s in itertools.product(slowdowns, steals):
         sharing = CpuSharing(u, s)

@@ -91,7 +91,7 @@ class _Compute:
                     break
                 if start > self.t:
                     until = min(until, start)
-            needed = (work - self.work) / rate
+            needed = (work - self.work) / rate if rate > 0 else float("inf")
             if self.t + needed <= until:
                 self.t, self.work = self.t + needed, work
             else:
@@ -109,15 +109,16 @@ def replay(profile: ComputeProfile, buckets: Sequence[Sequence[int]], comm: Alph
     transfer (enqueue, copy into the flat bucket buffer: about 4 ms per bucket in the CPU
     traces). `overlap=False` holds every bucket until backward ends: the bucketed,
     after-backward rung. With n == 1 there is no communication at all; `buckets` is then
-    only checked, and the result is the bare compute time. `cpu_steal` in [0, 1) is the
-    share of backward's speed an allreduce takes while both run (see the module docstring).
+    only checked, and the result is the bare compute time. `cpu_steal` in [0, 1] is the
+    share of backward's speed an allreduce takes while both run (see the module docstring;
+    1: backward waits while an allreduce runs, the two never share time).
     """
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
     if launch_overhead_s < 0:
         raise ValueError(f"launch_overhead_s must be >= 0, got {launch_overhead_s}")
-    if not 0.0 <= cpu_steal < 1.0:
-        raise ValueError(f"cpu_steal must be in [0, 1), got {cpu_steal}")
+    if not 0.0 <= cpu_steal <= 1.0:
+        raise ValueError(f"cpu_steal must be in [0, 1], got {cpu_steal}")
     count = len(profile.param_bytes)
     members = sorted(i for bucket in buckets for i in bucket)
     if members != list(range(count)) or any(len(bucket) == 0 for bucket in buckets):
