@@ -149,7 +149,10 @@ def predict_block(r: dict) -> str:
     return (
         f"Calibration (resnet18, N = 2, three batches): allreduce slowdown beside training "
         f"×{s['comm_slowdown']:.1f}, backward's lost share while an allreduce runs "
-        f"{s['cpu_steal']:.2f} (calibration MAPE {s['calibration_mape']:.1%}). Held out: "
+        f"{s['cpu_steal']:.2f} (calibration MAPE {s['calibration_mape']:.1%})"
+        + (": on this machine backward and the allreduce take turns on the cores, so "
+           "launching buckets early reorders the work but does not hide it"
+           if s["cpu_steal"] >= 0.95 else "") + ". Held out: "
         f"**{s['heldout_points']} configurations, MAPE {s['heldout_mape']:.1%}** (goal ≤ "
         f"20 %); by group: {groups}; worst |error| {s['max_abs_error']:.1%}. The five "
         "largest errors:\n\n"
