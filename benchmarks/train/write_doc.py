@@ -59,7 +59,7 @@ def sweep_block(r: dict) -> str:
         per_sample[m].items(), key=lambda kv: int(kv[0]))) for m in sorted(per_sample))
     return (
         "torch DDP with its default buckets; times are medians over the measured steps, "
-        f"then over {r['summary']['repeats']}+ interleaved repeats (ms per step). *compute* "
+        f"then over {r['summary']['repeats']} interleaved repeats (ms per step). *compute* "
         "is forward + backward compute; *exposed* the communication the step waited for; "
         "*comm busy* the time an allreduce was running; *over no-sync* the step against the "
         "same workers training without communication; *efficiency* samples/s over "
