@@ -24,7 +24,7 @@ def test_tour_writes_report(tmp_path: Path) -> None:
     assert "cdn: one edge in front of an origin" in page
     assert "sched: GPU-cluster scheduling policies" in page
     assert "train: where a data-parallel step spends its time" in page
-    assert "DDP handed allreduce exactly the model's bytes" in page
+    assert "DDP handed allreduce exactly the model" in page
     assert "video: frame filters before the detector" in page
     assert "txn: multi-dispatch strict serializability" in page
     assert "checked against MDSS: mdss: valid" in page
