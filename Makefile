@@ -80,6 +80,7 @@ bench-train: setup
 	$(BIN)/python benchmarks/train/analyze.py
 	$(BIN)/python benchmarks/train/comm.py
 	$(BIN)/python benchmarks/train/impls.py
+	$(BIN)/python benchmarks/train/bucketing.py
 	$(BIN)/python benchmarks/train/timers.py
 	$(BIN)/python benchmarks/train/predict.py
 	$(BIN)/python benchmarks/train/write_doc.py

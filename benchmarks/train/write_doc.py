@@ -189,16 +189,28 @@ def answers_block(r: dict) -> str:
     return "\n".join(lines) + _made_by(r)
 
 
+def bucketing_block(r: dict) -> str:
+    table = [[x["model"], x["batch"], _ms(x["naive_s"]), _ms(x["bucketed_s"]),
+              f"{x['saved_ms']:.1f}", f"{x['speedup']:+.1%}"] for x in r["rows"]]
+    return (
+        f"Naive against bucketed by batch size (N = {r['workers']}, medians of "
+        f"{r['repeats']} interleaved repeats, ms per step):\n\n"
+        + markdown_table(["model", "batch", "naive", "bucketed", "saved ms", "bucketing"],
+                         table) + _made_by(r))
+
+
 BLOCKS: dict[str, tuple[str, Callable[[dict], str]]] = {
     "answers": ("sweep", answers_block),
     "bytes": ("sweep", bytes_block),
     "sweep": ("sweep", sweep_block),
     "comm": ("comm", comm_block),
     "impls": ("impls", impls_block),
+    "bucketing": ("bucketing", bucketing_block),
     "timers": ("timers", timers_block),
     "predict": ("predict", predict_block),
 }
 SCRIPTS = {"sweep": "sweep.py then analyze.py", "comm": "comm.py", "impls": "impls.py",
+           "bucketing": "bucketing.py",
            "timers": "timers.py", "predict": "predict.py"}
 
 
