@@ -12,6 +12,18 @@ PHASE_COLOURS = {"data": "#bbbbbb", "forward": "#4c72b0", "backward_compute": "#
                  "exposed_comm": "#c44e52", "optimizer": "#8172b2"}
 
 
+def _stacked_phases(ax, rows: list[dict]) -> range:
+    """One bar per row, its phases stacked in ms; returns the bars' x positions."""
+    x = range(len(rows))
+    bottom = [0.0] * len(rows)
+    for phase in PHASES:
+        heights = [r[f"{phase}_s"] * 1e3 for r in rows]
+        ax.bar(x, heights, bottom=bottom, color=PHASE_COLOURS[phase],
+               label=phase.replace("_", " "))
+        bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
+    return x
+
+
 def breakdown(rows: list[dict], path: Path, title: str = "") -> Path:
     """Stacked phase times per (batch, workers), one panel per model; a bar names its
     implementation when several share a (batch, workers)."""
@@ -24,13 +36,7 @@ def breakdown(rows: list[dict], path: Path, title: str = "") -> Path:
         shared = {(r["batch"], r["workers"]) for r in rs
                   if sum((x["batch"], x["workers"]) == (r["batch"], r["workers"])
                          for x in rs) > 1}
-        x = range(len(rs))
-        bottom = [0.0] * len(rs)
-        for phase in PHASES:
-            heights = [r[f"{phase}_s"] * 1e3 for r in rs]
-            ax.bar(x, heights, bottom=bottom, color=PHASE_COLOURS[phase],
-                   label=phase.replace("_", " "))
-            bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
+        x = _stacked_phases(ax, rs)
         ax.set_xticks(list(x), [f"b{r['batch']}\nN{r['workers']}"
                                 + (f"\n{r['impl']}" if (r["batch"], r["workers"]) in shared
                                    else "") for r in rs], fontsize=7)
@@ -103,13 +109,7 @@ def implementations(rows: list[dict], path: Path, title: str = "") -> Path:
         groups[(r["model"], r["batch"], r["workers"])].append(r)
     fig, axes = grid(len(groups), cols=min(2, len(groups)), width=5.2, height=3.4)
     for ax, (key, rs) in zip(axes, sorted(groups.items()), strict=True):
-        x = range(len(rs))
-        bottom = [0.0] * len(rs)
-        for phase in PHASES:
-            heights = [r[f"{phase}_s"] * 1e3 for r in rs]
-            ax.bar(x, heights, bottom=bottom, color=PHASE_COLOURS[phase],
-                   label=phase.replace("_", " "))
-            bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
+        x = _stacked_phases(ax, rs)
         ax.set_xticks(list(x), [r["impl"] for r in rs], rotation=30, ha="right", fontsize=7)
         ax.set_title(f"{key[0]} b{key[1]} N{key[2]}", fontsize=9)
         ax.set_ylabel("ms per step")
