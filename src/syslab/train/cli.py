@@ -222,8 +222,10 @@ def predict(
     cpu_steal: float = typer.Option(0.0, "--cpu-steal", help="Backward's lost share while "
                                     "an allreduce runs (0: one worker per device)."),
 ) -> None:
-    """Predict step time, overlap and scaling for worker counts, links and buckets beyond
-    this machine, replaying a measured single-worker profile (one worker per device)."""
+    """Predict step time, overlap and scaling beyond this machine (one worker per device).
+
+    Replays a measured single-worker profile for other worker counts, links and buckets.
+    """
     from syslab.train.bench import aggregate
     from syslab.train.perfmodel import AlphaBeta, fit_alpha_beta
     from syslab.train.perfmodel.calibrate import CpuSharing, compute_profile, predict_row
