@@ -90,3 +90,11 @@ def test_update_json_keeps_other_keys(tmp_path: Path) -> None:
     update_json(path, "a", {"x": 2})
     assert json.loads(path.read_text()) == {"a": {"x": 2}, "b": [1, 2]}
     assert [p.name for p in path.parent.iterdir()] == ["lab.json"]  # no temp file left
+
+
+def test_made_by_names_the_command_and_its_date_when_known() -> None:
+    from syslab.common.report import made_by
+
+    assert made_by({"command": "python b.py ", "date": "2026-11-29"}) == (
+        "\n\n_Made by `python b.py` on 2026-11-29._")
+    assert made_by({"command": "python b.py"}) == "\n\n_Made by `python b.py`._"

@@ -12,15 +12,11 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from syslab.common.report import markdown_table, regenerate_doc
+from syslab.common.report import made_by, markdown_table, regenerate_doc
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results" / "train.json"
 DOC = ROOT / "docs" / "train.md"
-
-
-def _made_by(r: dict) -> str:
-    return f"\n\n_Made by `{r['command']}` on {r['date']}._"
 
 
 def _pct(x: float | None, spec: str = ".1%") -> str:
@@ -44,7 +40,7 @@ def bytes_block(r: dict) -> str:
         "±1 %). The excess is TCP/IP headers on loopback's 64 KiB segments (the smallest "
         f"excess, {min(lo for lo, _ in s['wire_ratio_by_workers'].values()) - 1:.2%}, is "
         "that alone) and, for the BatchNorm models, DDP's broadcast of the running "
-        "statistics before every forward: traffic, but not gradient payload." + _made_by(r))
+        "statistics before every forward: traffic, but not gradient payload." + made_by(r))
 
 
 def sweep_block(r: dict) -> str:
@@ -68,7 +64,7 @@ def sweep_block(r: dict) -> str:
                           "over no-sync", "exposed share", "efficiency"], table)
         + "\n\nBackward compute per sample in one process (ms, batch 8 / 32 / 64): "
         + compute + f". The sweep was {r['summary']['runs']} runs, "
-        f"{r['summary']['run_minutes']:.0f} minutes of wall time." + _made_by(r))
+        f"{r['summary']['run_minutes']:.0f} minutes of wall time." + made_by(r))
 
 
 def comm_block(r: dict) -> str:
@@ -90,7 +86,7 @@ def comm_block(r: dict) -> str:
         + "\n\nveth, tbf per worker uplink (1500-byte frames, so headers add ~4.6 % on the "
         "wire, and each rank's ACKs for what it receives count in its tx):\n\n"
         + markdown_table(["Mbit/s", "N", "bytes", "measured ms", "α-β ms", "wire ratio"], vt)
-        + _made_by(r))
+        + made_by(r))
 
 
 def impls_block(r: dict) -> str:
@@ -116,7 +112,7 @@ def impls_block(r: dict) -> str:
             f"{s['fp16_wire_ratio']['ours-fp16']:.4f} of full precision (goal 0.50 ± 0.01)"
             f"\n- our instrumentation (counting hook, per-step logger): "
             f"{s['instrumentation_cost']:+.1%} of DDP's step (a difference of medians)")
-    return "\n\n".join(out) + _made_by(r)
+    return "\n\n".join(out) + made_by(r)
 
 
 def timers_block(r: dict) -> str:
@@ -135,7 +131,7 @@ def timers_block(r: dict) -> str:
                          table)
         + f"\n\nLargest deviation: forward {dev['forward']:.1%}, backward compute "
         f"{dev['backward_compute']:.1%}, communication {dev['communication']:.1%} "
-        "(goal ±15 %)." + _made_by(r))
+        "(goal ±15 %)." + made_by(r))
 
 
 def predict_block(r: dict) -> str:
@@ -158,7 +154,7 @@ def predict_block(r: dict) -> str:
         "largest errors:\n\n"
         + markdown_table(["held out", "model", "batch", "N", "bucket MiB", "Mbit/s",
                           "measured ms", "predicted ms", "error"], table)
-        + _made_by(r))
+        + made_by(r))
 
 
 def answers_block(r: dict) -> str:
@@ -186,7 +182,7 @@ def answers_block(r: dict) -> str:
         "- Communication time exceeds compute time in "
         + (", ".join(f"{x['model']} b{x['batch']} N{x['workers']}" for x in dominated)
            if dominated else "no configuration of the sweep") + ".")
-    return "\n".join(lines) + _made_by(r)
+    return "\n".join(lines) + made_by(r)
 
 
 def bucketing_block(r: dict) -> str:
@@ -196,7 +192,7 @@ def bucketing_block(r: dict) -> str:
         f"Naive against bucketed by batch size (N = {r['workers']}, medians of "
         f"{r['repeats']} interleaved repeats, ms per step):\n\n"
         + markdown_table(["model", "batch", "naive", "bucketed", "saved ms", "bucketing"],
-                         table) + _made_by(r))
+                         table) + made_by(r))
 
 
 BLOCKS: dict[str, tuple[str, Callable[[dict], str]]] = {

@@ -12,15 +12,11 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from syslab.common.report import markdown_table, regenerate_doc
+from syslab.common.report import made_by, markdown_table, regenerate_doc
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results" / "txn.json"
 DOC = ROOT / "docs" / "txn.md"
-
-
-def _made_by(r: dict) -> str:
-    return f"\n\n_Made by `{r['command'].strip()}` on {r['date']}._"
 
 
 def _f(x: object, spec: str) -> str:
@@ -49,7 +45,7 @@ def checker(r: dict) -> str:
         + f"\n\nDetection {c['detection_rate']:.0%} over {c['cases']} cases; "
           f"{c['clean']['false_alarms']} false alarms on {c['clean']['cases']} clean "
           "histories."
-        + _made_by(r)
+        + made_by(r)
     )
 
 
@@ -74,7 +70,7 @@ def stores(r: dict) -> str:
           "failed one of the same client was in flight):\n\n"
         + markdown_table(["system", "zipf", "committed/s", "abort rate", "cascade rate"],
                          zrows)
-        + "\n\n" + figs + _made_by(r)
+        + "\n\n" + figs + made_by(r)
     )
 
 
@@ -118,7 +114,7 @@ def mdss(r: dict) -> str:
           f"{f['missing_on_leader']} missing on the leader and "
           f"{f['missing_on_restarted_follower']} on the restarted follower; logs "
           f"{'identical' if f['same_log'] else 'differ'} after catch-up.\n\nGoals:\n\n"
-        + goals + "\n\n" + figs + _made_by(r)
+        + goals + "\n\n" + figs + made_by(r)
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from syslab.common.report import markdown_table, regenerate_doc
+from syslab.common.report import made_by, markdown_table, regenerate_doc
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results" / "video.json"
@@ -20,10 +20,6 @@ DOC = ROOT / "docs" / "video.md"
 
 def _yes(flag: object) -> str:
     return {True: "**met**", False: "**not met**"}.get(flag, "-")
-
-
-def _made_by(r: dict) -> str:
-    return f"\n\n_Made by `{r['command'].strip()}`._"
 
 
 def filtering(r: dict) -> str:
@@ -58,7 +54,7 @@ def filtering(r: dict) -> str:
             f"{g['highway_filtered']:.1%} filtered, {g['highway_segments']:.0%} of segments: "
             f"{_yes(g['highway_met'])}. Never below the best uniform rate at equal accuracy, on "
             f"every clip: {_yes(g['never_below_uniform'])}.")
-    return "\n\n".join(parts) + _made_by(r)
+    return "\n\n".join(parts) + made_by(r)
 
 
 def empty_and_cascade(r: dict) -> str:
@@ -98,7 +94,7 @@ def empty_and_cascade(r: dict) -> str:
                  "prior 20 pairs, were chosen from this sweep):\n\n"
                  + markdown_table(["clip", "margin", "prior pairs", "accuracy", "filtered",
                                    "segments ≥ target"], rows))
-    return text + _made_by(r)
+    return text + made_by(r)
 
 
 def decode(r: dict) -> str:
@@ -118,7 +114,7 @@ def decode(r: dict) -> str:
         "only (another clip, another day): the research note measured OpenCV BGR at 2.25 "
         "ms/frame on its own 720p re-encode; the detectors below also run 1.7–1.9× slower "
         "than that note measured them."
-        + _made_by(r)
+        + made_by(r)
     )
 
 
@@ -130,7 +126,7 @@ def detectors(r: dict) -> str:
     return (f"CPU ms per frame, one thread, median of {r['repeats']} passes over "
             f"{r['frames']} frames.\n\n"
             + markdown_table(["detector", "clip", "input", "ms/frame", "frames/s per core",
-                              "research note ms", "detections/frame"], rows) + _made_by(r))
+                              "research note ms", "detections/frame"], rows) + made_by(r))
 
 
 def pipeline(r: dict) -> str:
@@ -156,7 +152,7 @@ def pipeline(r: dict) -> str:
                           "server CPU ms", "total CPU ms", "lag p50 / p95 ms",
                           "live accuracy", "vs raw reference"], rows)
         + f"\n\nTotal CPU per frame, all / ours (goal ≥ {r['goal_cpu_ratio']:g}x): {ratios}."
-        + _made_by(r)
+        + made_by(r)
     )
 
 
@@ -184,7 +180,7 @@ def jpeg(r: dict) -> str:
         "the control.\n\n"
         + markdown_table(["clip", "frame", "encoding", "frames", "agreement with raw",
                           "frames whose answer changed", "KB per frame"], rows)
-        + _made_by(r)
+        + made_by(r)
         + ("\n\nThe pipeline rerun at another JPEG quality:\n\n" + "\n".join(lines)
            if lines else "")
     )

@@ -125,6 +125,13 @@ def write_html(sections: Sequence[Section], out_dir: Path, *, title: str = "sysl
     return index
 
 
+def made_by(record: dict) -> str:
+    """The line under a results block saying which command made it (and when, if the
+    record has a date): every number in a write-up names its run."""
+    when = f" on {record['date']}" if record.get("date") else ""
+    return f"\n\n_Made by `{record['command'].strip()}`{when}._"
+
+
 def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     """A GitHub-flavoured Markdown table; floats get 4 decimals below 10, else thousands."""
 
