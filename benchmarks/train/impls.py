@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 from datetime import date
 from pathlib import Path
@@ -37,6 +36,7 @@ from pathlib import Path
 from syslab.common.records import machine_record, update_json
 from syslab.common.report import Table, table_console
 from syslab.common.sweep import progress_bar
+from syslab.train.bench import aggregate
 from syslab.train.launcher import launch
 from syslab.train.metrics import summarize
 from syslab.train.plots import implementations
@@ -60,20 +60,6 @@ CONFIGS = {
     "ours-views": ("ours-views", None, True),
     "ours-fp16": ("ours-fp16", None, True),
 }
-PHASE_KEYS = ("data_s", "forward_s", "backward_compute_s", "exposed_comm_s", "optimizer_s",
-              "comm_busy_s", "comm_span_s", "overlap_s")
-
-
-def median_row(rows: list[dict]) -> dict:
-    """Repeats of one configuration folded: medians of the timings, the rest as measured."""
-    out = dict(rows[0])
-    for key in (*PHASE_KEYS, "iteration_s"):
-        out[key] = statistics.median(r[key] for r in rows)
-    out["iteration_all_s"] = [r["iteration_s"] for r in rows]
-    out["repeats"] = len(rows)
-    for key in ("ready_s", "param_sizes", "repeat"):
-        out.pop(key, None)
-    return out
 
 
 def main() -> int:
@@ -86,7 +72,7 @@ def main() -> int:
     args = ap.parse_args()
     console = table_console()
     load = os.getloadavg()
-    runs: dict[tuple[str, str], list[dict]] = {}
+    runs: list[dict] = []
     plan = [(m, label) for m in MODELS for label in CONFIGS]
     with progress_bar() as bar:
         task = bar.add_task("implementations", total=len(plan) * args.repeats)
@@ -98,9 +84,11 @@ def main() -> int:
                                 iterations=args.iterations, warmup=args.warmup,
                                 bucket_cap_mb=cap, instrument=instrument, timeout_s=300)
                 row = summarize(launch(cfg, args.workers, network="loopback"))
-                runs.setdefault((model, label), []).append({**row, "label": label})
+                runs.append({**row, "label": label})
                 bar.advance(task)
-    rows = [median_row(rs) for rs in runs.values()]
+    # repeats folded into medians (ddp and ddp-bare differ only in `instrument`)
+    rows = [{k: v for k, v in r.items() if k not in ("ready_s", "param_sizes")}
+            for r in aggregate(runs)]
     per_model: dict[str, dict] = {}
     for model in MODELS:
         at = {r["label"]: r for r in rows if r["model"] == model}

@@ -22,7 +22,7 @@ from syslab.train.worker import RunConfig
 
 # What identifies a configuration across repeats.
 CONFIG_KEYS = ("model", "batch", "workers", "impl", "bucket_cap_mb", "network", "rate_mbit",
-               "image_size", "accumulate")
+               "image_size", "accumulate", "instrument")
 
 
 @dataclass

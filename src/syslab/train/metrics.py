@@ -36,7 +36,7 @@ def summarize(result: RunResult) -> dict:
     steps = len(ranks[0]["steps"])
     row: dict = {
         "model": cfg.model, "batch": cfg.batch, "workers": n, "impl": cfg.impl,
-        "bucket_cap_mb": cfg.bucket_cap_mb,
+        "bucket_cap_mb": cfg.bucket_cap_mb, "instrument": cfg.instrument,
         "network": result.network, "rate_mbit": result.rate_mbit, "image_size": cfg.image_size,
         "steps": steps, "param_bytes": ranks[0]["param_bytes"],
         "buffer_bytes": ranks[0]["buffer_bytes"],

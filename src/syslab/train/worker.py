@@ -130,7 +130,7 @@ def run(cfg: RunConfig, out_dir: Path) -> dict:
     gen = data.generator(cfg.seed, rank)
     progress = out_dir / f"rank{rank}.progress"
     steps, ddp_steps = [], []
-    wire_start = wire_end = (0, 0)
+    wire_start = (0, 0)
 
     def barrier() -> None:
         if distributed:
@@ -148,7 +148,7 @@ def run(cfg: RunConfig, out_dir: Path) -> dict:
                     activities=[torch.profiler.ProfilerActivity.CPU])
                 profiler.__enter__()
         log.take()
-        extra = _accumulate(cfg.accumulate - 1, model, impl, data, gen, loss_fn)
+        extra = _accumulate(cfg.accumulate - 1, model, data, gen, loss_fn)
         marks = {"start": time.perf_counter()}
         images, labels = data.batch_of(gen)
         marks["data"] = time.perf_counter()
@@ -192,7 +192,7 @@ def run(cfg: RunConfig, out_dir: Path) -> dict:
     return record
 
 
-def _accumulate(micro_steps: int, model, impl, data, gen, loss_fn) -> dict[str, float]:
+def _accumulate(micro_steps: int, model, data, gen, loss_fn) -> dict[str, float]:
     """Forward and backward of `micro_steps` batches without synchronising (gradient
     accumulation: `no_sync()` around forward and backward); their phase times, to add to the
     synchronised micro-step that follows and completes the step."""
