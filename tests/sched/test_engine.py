@@ -124,7 +124,7 @@ def test_heterogeneity_aware_variant_picks_the_fast_type_and_blind_any_type():
     assert sorted(set(blind.finish.tolist())) == [10.0, 100.0]
 
 
-def test_heterogeneity_aware_policy_deals_types_by_speedup_and_upgrades_running_jobs():
+def test_heterogeneity_aware_policy_deals_types_by_gain_and_upgrades_running_jobs():
     table = ThroughputTable({
         ("v100", True): {("A", 1): 10.0, ("B", 1): 2.0},
         ("k80", True): {("A", 1): 1.0, ("B", 1): 1.0},
@@ -139,6 +139,24 @@ def test_heterogeneity_aware_policy_deals_types_by_speedup_and_upgrades_running_
         assert r.finish[1] == pytest.approx(20.0)
         assert r.finish[0] == pytest.approx(20 + (60 - 20) / 2.0)
         assert r.preemptions[0] == 1  # the move to the v100
+
+
+def test_types_are_dealt_by_gain_per_gpu_and_a_job_tied_to_one_type_keeps_its_place():
+    table = ThroughputTable({
+        ("v100", True): {("G", 2): 6.0, ("S", 1): 2.5, ("R", 1): 5.0},
+        ("k80", True): {("G", 2): 2.0, ("S", 1): 1.0},  # R does not run on a k80
+    })
+    cluster = ClusterSpec("two", (ServerGroup("k80", 1, 2), ServerGroup("v100", 1, 2)))
+    # The gang G gains 3x on the v100s but takes two of them: 1x more per GPU; S gains
+    # 1.5x on its one GPU, so S gets a v100. R runs only on a v100, so the gang goes to
+    # the k80s (taking both v100s would leave R nowhere) and moves up when R is done.
+    specs = [(0, 2, 60, "G"), (0, 1, 25, "S"), (0, 1, 100, "R")]
+    r = Simulator(trace_of(specs, unit="steps"), cluster, make_policy("srtf-het"),
+                  SimConfig(mode="events"), table=table).run()
+    assert r.finish[1] == pytest.approx(10.0)  # S: 25 steps at 2.5/s on a v100
+    assert r.finish[2] == pytest.approx(20.0)  # R: 100 steps at 5/s
+    assert r.finish[0] == pytest.approx(20.0 + (60 - 20 * 2.0) / 6.0)  # k80s, then v100s
+    assert r.preemptions[0] == 1
 
 
 # A 2-GPU gang of type A runs 4x slower spread over two servers than on one.
@@ -307,3 +325,41 @@ def test_throughput_interpolates_per_gpu_rate_between_measured_counts():
     assert table.rate("A", "v100", 8) == pytest.approx(64.0)  # per-GPU rate held
     assert table.rate("A", "k80", 1) == 0.0
     assert table.rate("Nope", "v100", 1) == 0.0
+
+
+def _fits_by_brute_force(gangs, free):
+    """Every way to put each (size, types) gang on one of its types."""
+    if not gangs:
+        return True
+    (size, types), rest = gangs[0], gangs[1:]
+    for t in types:
+        if free[t] >= size:
+            free[t] -= size
+            ok = _fits_by_brute_force(rest, free)
+            free[t] += size
+            if ok:
+                return True
+    return False
+
+
+def test_packing_check_never_says_yes_wrongly_and_is_exact_for_power_of_two_gangs():
+    from syslab.sched.engine import _packing_order, _packs
+
+    rng = np.random.default_rng(3)
+    for _ in range(400):
+        restricted = rng.random() < 0.5
+        gangs = []
+        for _ in range(int(rng.integers(1, 7))):
+            types = (0, 1, 2)
+            if restricted and rng.random() < 0.3:
+                types = tuple(sorted(rng.choice(3, size=int(rng.integers(1, 3)), replace=False)))
+            gangs.append((int(rng.choice([1, 2, 4, 8])), tuple(int(t) for t in types)))
+        free = [int(f) for f in rng.integers(0, 12, size=3)]
+        count: dict = {}
+        for key in gangs:
+            count[key] = count.get(key, 0) + 1
+        says = _packs(_packing_order(count), free)
+        truth = _fits_by_brute_force(gangs, list(free))
+        assert truth or not says  # never yes to a set that does not fit
+        if not restricted:
+            assert says == truth

@@ -11,9 +11,10 @@ load and warm-up; Shockwave uses 20 s, Pollux 30 s); a job kept on its GPUs from
 one decision to the next pays nothing (Gavel's lease extension).
 
 Where jobs run: the LP policies go through Gavel's round mechanism (`_plan_allocation`);
-heterogeneity-aware ranked policies get the GPU types dealt by speedup at every decision
-(`_assign_types`); spread gangs move to whole servers when one frees up (`_consolidate`),
-and policies with `repack` make such a server by moving 1-GPU jobs (`_repack`).
+heterogeneity-aware ranked policies get the GPU types dealt by speedup per GPU at every
+decision (`_choose_runners`, `_assign_types`); spread gangs move to whole servers when one
+frees up (`_consolidate`), and policies with `repack` make such a server by moving 1-GPU
+jobs (`_repack`).
 
 Speed comes from doing nothing when nothing can change, not from clever kernels:
 - job state lives in numpy arrays (`SimState`), so settling progress or computing
@@ -251,6 +252,13 @@ class Simulator:
         # and move running jobs to faster types as they free up (see `_assign_types`).
         self.retype = (policy.heterogeneity_aware and policy.preemptive and self.T > 1
                        and not self.is_alloc)  # LPs place types through X already
+        # For `retype`: each job's gang size and the types it runs on, fastest first.
+        self.fits_key: list[tuple[int, tuple[int, ...]]] = []
+        if self.retype:
+            by_rate = np.argsort(-s.rate_c, axis=1, kind="stable").tolist()
+            gpus = s.gpus.tolist()
+            self.fits_key = [(gpus[j], tuple(t for t in order if s.rate_c[j, t] > 0))
+                             for j, order in enumerate(by_rate)]
         self.events_mode = self.config.mode == "events"
         self.fixed_queue = (policy.static_key and not policy.preemptive and not self.is_alloc
                             and not self.config.reference)
@@ -431,21 +439,27 @@ class Simulator:
             ids = _greedy_one_type(arr, s.gpus[arr], free[0], self.policy.head_of_line)
             self._apply(ids, np.zeros(ids.size, dtype=np.int64), now)
             return
+        if self.retype:  # the ranking chooses who runs, then the types are dealt
+            chosen = self._assign_types(self._choose_runners(order, free), now)
+        else:
+            chosen = self._choose_greedy(order, free)
+        self._apply(np.fromiter(chosen, dtype=np.int64, count=len(chosen)),
+                    np.fromiter(chosen.values(), dtype=np.int64, count=len(chosen)), now)
+
+    def _choose_greedy(self, order: list[int], free: list[int]) -> dict[int, int]:
+        """Down the ranking, each job on its running type or the first type it fits."""
+        s = self.state
         chosen: dict[int, int] = {}
         total = sum(free)
-        gpus = s.gpus
-        running_type = s.running_type
-        hol = self.policy.head_of_line
-        retype = self.retype
         for j in order:
-            g = int(gpus[j])
-            rt = int(running_type[j])
-            if rt >= 0 and free[rt] >= g and not retype:
+            g = self.gpus[j]
+            rt = int(s.running_type[j])
+            if rt >= 0 and free[rt] >= g:
                 ty = rt
             else:
                 ty = self._choose_type(j, free)
                 if ty < 0:
-                    if hol:
+                    if self.policy.head_of_line:
                         break
                     continue
             free[ty] -= g
@@ -453,33 +467,65 @@ class Simulator:
             chosen[j] = ty
             if total == 0:
                 break
-        if retype and chosen:  # the ranking chose who runs; now choose where
-            chosen = self._assign_types(chosen, now)
-        self._apply(np.fromiter(chosen, dtype=np.int64, count=len(chosen)),
-                    np.fromiter(chosen.values(), dtype=np.int64, count=len(chosen)), now)
+        return chosen
 
-    def _assign_types(self, chosen: dict[int, int], now: float) -> dict[int, int]:
-        """Re-deal the GPU types among the jobs the ranking chose: the jobs that gain most
-        from the fastest types get them (Gavel's insight, without an LP). The ranking
-        decides who runs; this decides where. Falls back to `chosen` if a gang no longer
-        fits anywhere."""
+    def _choose_runners(self, order: list[int], free: list[int]) -> list[int]:
+        """Who runs, for a policy that re-deals the types: down the ranking, every job
+        that still fits beside those taken, on some type (`_packs`), wherever they go."""
+        taken: list[int] = []
+        count: dict[tuple[int, tuple[int, ...]], int] = {}
+        total = sum(free)
+        for j in order:
+            key = self.fits_key[j]
+            g = key[0]
+            count[key] = count.get(key, 0) + 1
+            if g <= total and _packs(_packing_order(count), free):
+                taken.append(j)
+                total -= g
+                if total == 0:
+                    break
+                continue
+            count[key] -= 1
+            if not count[key]:
+                del count[key]
+            if self.policy.head_of_line:
+                break
+        return taken
+
+    def _assign_types(self, runners: list[int], now: float) -> dict[int, int]:
+        """Deal the GPU types among the jobs the ranking chose to run: the fastest types
+        go to the jobs that gain most from them per GPU (Gavel's insight, without an LP;
+        per GPU, so that a wide gang pays for the GPUs it takes from 1-GPU jobs). Each
+        job takes the fastest type that leaves room for those not dealt yet (`_packs`)."""
         s = self.state
-        ids = np.fromiter(chosen, dtype=np.int64, count=len(chosen))
+        ids = np.array(runners, dtype=np.int64)
         rates = s.rate_c[ids]
         slowest = np.where(rates > 0, rates, np.inf).min(axis=1)
-        speedup = rates.max(axis=1) / slowest
+        gain_per_gpu = (rates.max(axis=1) / slowest - 1.0) / s.gpus[ids]
         free = [int(c) for c in s.capacity]
+        count: dict[tuple[int, tuple[int, ...]], int] = {}
+        for j in runners:
+            count[self.fits_key[j]] = count.get(self.fits_key[j], 0) + 1
+        left = _packing_order(count)  # jobs not dealt yet
         out: dict[int, int] = {}
-        for k in np.argsort(-speedup, kind="stable").tolist():
-            j = int(ids[k])
-            g = self.gpus[j]
-            ty = self._choose_type(j, free)
-            if ty < 0:
-                return chosen
+        for k in np.argsort(-gain_per_gpu, kind="stable").tolist():
+            j = runners[k]
+            key = self.fits_key[j]
+            g = key[0]
+            left[key] -= 1
+            if not left[key]:
+                del left[key]
+            types = [t for t in key[1] if free[t] >= g]
             rt = int(s.running_type[j])
-            if rt >= 0 and ty != rt and free[rt] >= g and not self._worth_moving(j, ty, now):
-                ty = rt
-            free[ty] -= g
+            if (rt in types and types[0] != rt
+                    and not self._worth_moving(j, types[0], now)):
+                types.remove(rt)
+                types.insert(0, rt)
+            for ty in types:  # the runners pack, so some type leaves room for the rest
+                free[ty] -= g
+                if _packs(left, free):
+                    break
+                free[ty] += g
             out[j] = ty
         return out
 
@@ -952,6 +998,31 @@ class Simulator:
                     self._consolidate(t)
                 self._log_busy(t)
             self.dirty = False
+
+
+def _packing_order(count: dict[tuple[int, tuple[int, ...]], int]
+                   ) -> dict[tuple[int, tuple[int, ...]], int]:
+    """`count` in the order `_packs` places them: fewest types first, then widest."""
+    return {key: count[key] for key in sorted(count, key=lambda k: (len(k[1]), -k[0]))}
+
+
+def _packs(left: dict[tuple[int, tuple[int, ...]], int], free: list[int]) -> bool:
+    """Do these gangs, (size, GPU types it can run on) -> count, in `_packing_order`,
+    fit in these free GPUs per type, each gang within one type? First fit: exact for one
+    type set when sizes divide one another (1, 2, 4, 8 GPUs), otherwise it may say no to
+    a set that fits, never yes to one that does not."""
+    room = list(free)
+    for (size, types), n in left.items():
+        for t in types:
+            fit = room[t] // size
+            if fit >= n:
+                room[t] -= n * size
+                break
+            room[t] -= fit * size
+            n -= fit
+        else:
+            return False
+    return True
 
 
 def _greedy_one_type(order: np.ndarray, gpus: np.ndarray, cap: int, head_of_line: bool):

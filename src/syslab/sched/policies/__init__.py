@@ -46,7 +46,7 @@ def make_policy(name: str) -> Policy:
         if issubclass(cls, AllocationPolicy):
             how = "sees each GPU type's throughput"
         elif cls.preemptive:
-            how = "GPU types dealt by speedup"
+            how = "GPU types dealt by speedup per GPU"
         else:
             how = "each job on its fastest free GPU type"
         cls = type(cls.__name__ + "Het", (cls,), {

@@ -31,8 +31,8 @@ class Policy(ABC):
     head_of_line: ClassVar[bool] = False
     # Heterogeneity-aware: a job goes on the GPU type where it runs fastest (else: the
     # first type with room). Preemptive policies go further: at every decision the types
-    # are dealt by speedup among the jobs the ranking chose, and a running job moves to a
-    # faster type when that saves more than its restart.
+    # are dealt by speedup per GPU among the jobs the ranking chose, and a running job
+    # moves to a faster type when that saves more than its restart.
     heterogeneity_aware: ClassVar[bool] = False
     # When can the ranking change? "events": only at arrivals and completions (FIFO, SJF,
     # SRTF: waiting keys are frozen and running keys only improve); "thresholds": also when

@@ -12,7 +12,7 @@ is set by three kinds of victims, and a policy that removes them keeps SRTF's me
    (`repack`) whenever the gang saves more time than the moved jobs' restarts cost;
 3. on a mixed cluster, jobs parked on the slowest type (K80s run some models 11× slower
    than V100s): the policy is heterogeneity-aware, so the engine deals the GPU types by
-   speedup among the jobs the ranking chose and moves running jobs up as types free up
+   speedup per GPU among the jobs the ranking chose and moves running jobs up as types free up
    (as for every `-het` variant).
 """
 
