@@ -15,6 +15,7 @@ from syslab.sched.dynamic import (
     batch_size_schedule,
     dynamic_exclusive_time,
     num_epochs,
+    speed_profile,
 )
 from syslab.sched.jobs import Job, Trace
 from syslab.sched.throughput import ThroughputTable
@@ -192,6 +193,20 @@ def test_apply_rescales_dynamic_work_only(table: ThroughputTable) -> None:
         assert new.work / 100 == pytest.approx(dynamic_exclusive_time(old, table))
         assert new.work < old.work
     assert [j.id for j in out.jobs] == [0, 1, 2]
+
+
+def test_speed_profile_follows_the_replayed_batch_sizes(table: ThroughputTable) -> None:
+    # The job of test_accordion_by_hand: bs 10 (100 steps/s) until its switch takes
+    # effect at 720 s, then bs 80 (50 steps/s) to the end.
+    j = job(lm(10), 20 * 5968, "accordion")
+    total = 720 + 7 * 746 / 50
+    profile = speed_profile(j, table)
+    assert [f for f, _ in profile] == pytest.approx([0.0, 720 / total])
+    assert [x for _, x in profile] == pytest.approx([1.0, 0.5])
+    assert speed_profile(job(lm(10), 20 * 5968, "static"), table) == ()
+    assert speed_profile(job("Transformer (batch size 64)", 300.0, "gns"), table) == ()
+    out = apply_dynamic_modes(Trace("t", [j, job(lm(10), 5968.0, "static")]), table)
+    assert out.jobs[0].speed == profile and out.jobs[1].speed == ()
 
 
 def test_apply_needs_steps_and_a_known_gpu_type(table: ThroughputTable) -> None:

@@ -90,3 +90,27 @@ def test_ftf_earns_isolated_time_as_it_runs():
     steps_while_shared = result.finish[1] - 300 - 100
     assert policy.iso_elapsed[0] == pytest.approx(300 + 2 * steps_while_shared)
     assert policy.iso_elapsed[1] == 0.0  # finished before any later solve could book it
+
+
+def test_max_throughput_sees_a_dynamic_jobs_steps_per_second_now():
+    from syslab.sched.throughput import ThroughputTable
+
+    table = ThroughputTable({("v100", True): {("A", 1): 1.0, ("B", 1): 1.5, ("C", 1): 0.1}})
+    # B is the fastest in steps/s until half its work is done, then half as fast (as a
+    # job whose batch size grew); C's arrival at 60 s makes the LP solve again.
+    slows_down = ((0.0, 1.0), (0.5, 0.5))
+
+    def finishes(speed):
+        jobs = [Job(0, 0, 1, 100.0, "A"), Job(1, 0, 1, 150.0, "B", speed=speed),
+                Job(2, 60, 1, 1.0, "C")]
+        return Simulator(Trace("t", jobs), ClusterSpec.uniform(1, 1),
+                         make_policy("max-throughput"),
+                         SimConfig(mode="rounds", round_s=10.0, alloc_reset_s=0.0),
+                         table=table).run().finish
+
+    steady = finishes(())
+    assert steady[1] < steady[0]  # B (1.5 steps/s) runs to the end first
+    dynamic = finishes(slows_down)
+    # at 60 s B is 60 % done and at 0.75 steps/s: A (1.0) goes first from then on
+    assert dynamic[0] == pytest.approx(160.0)
+    assert dynamic[0] < dynamic[1]

@@ -41,7 +41,10 @@ Our engine runs a job as `work` steps at a constant rate per GPU type, so
 `apply_dynamic_modes` rescales each dynamic job's work to make work / rate equal its
 dynamic exclusive time. On one GPU type with consolidated gangs that gives the same
 total run time; the progress curve is linear instead of piecewise, so policies that
-look at remaining time see an average speed.
+look at remaining time see an average speed. Policies that weigh jobs by raw steps/s
+(Gavel's max-throughput objective) see the steps/s of the batch size the job would be
+at: `speed_profile` records it along the same replay, and `apply_dynamic_modes` puts
+it on the job (`Job.speed`).
 
 All tables below are facts restated from Shockwave's scheduler/utils.py and
 scheduler/scheduler.py (the code is ours).
@@ -317,7 +320,13 @@ def _profile_time(job: Job, table: ThroughputTable, gpu_type: str, model: str,
 
 def _rounds_time(job: Job, table: ThroughputTable, gpu_type: str, model: str, bs0: int,
                  round_s: float) -> float:
-    """Shockwave's simulator, one job, every round: see the module docstring."""
+    return _rounds_replay(job, table, gpu_type, model, bs0, round_s)[0]
+
+
+def _rounds_replay(job: Job, table: ThroughputTable, gpu_type: str, model: str, bs0: int,
+                   round_s: float) -> tuple[float, list[tuple[float, int]]]:
+    """Shockwave's simulator, one job, every round: see the module docstring. Returns the
+    run time and each batch size with the time it took effect."""
     rates: dict[int, float] = {}
 
     def rate_of(bs: int) -> float:
@@ -328,6 +337,7 @@ def _rounds_time(job: Job, table: ThroughputTable, gpu_type: str, model: str, bs
 
     deadline = math.floor(1.5 * job.duration) if job.duration else math.inf
     bs, total, done, t = bs0, float(job.work), 0.0, 0.0
+    timeline = [(0.0, bs0)]
     request: int | None = None  # batch size asked for at the last round end
     while True:
         rate = rate_of(bs)
@@ -336,7 +346,7 @@ def _rounds_time(job: Job, table: ThroughputTable, gpu_type: str, model: str, bs
         t += steps / rate
         done += steps
         if done >= total or t > deadline:
-            return t
+            return t, timeline
         if request is not None:
             # The switch keeps the epoch count and rounds progress up to whole epochs.
             old_spe, new_spe = steps_per_epoch(model, bs), steps_per_epoch(model, request)
@@ -346,10 +356,34 @@ def _rounds_time(job: Job, table: ThroughputTable, gpu_type: str, model: str, bs
                 new_total = new_spe * epochs
             done = float(_ceil(done / old_spe) * new_spe)
             total, bs = float(new_total), request
+            if request != timeline[-1][1]:
+                timeline.append((t, request))
             if done >= total:
-                return t
+                return t, timeline
         epoch = _ceil(done / steps_per_epoch(model, bs))  # Shockwave's "current epoch"
         request = _request(job.mode, model, bs0, bs, epoch, job.gpus)
+
+
+def speed_profile(job: Job, table: ThroughputTable, gpu_type: str = "v100", *,
+                  round_s: float = ROUND_S) -> tuple[tuple[float, float], ...]:
+    """A dynamic job's steps/s over its run alone, relative to its job type's: (fraction
+    of its run time where each batch size starts, that batch size's steps/s / bs0's), from
+    the same replay of Shockwave's simulator as `dynamic_exclusive_time`. Empty when the
+    batch size never changes. Since `apply_dynamic_modes` makes progress linear in run
+    time, the fraction of run time is also the fraction of work done."""
+    _check_mode(job)
+    _check_method("rounds", round_s)
+    adapt = _adapts(job)
+    if adapt is None:
+        return ()
+    gpu_type = gpu_type.lower()
+    model, bs0 = adapt
+    total, timeline = _rounds_replay(job, table, gpu_type, model, bs0, round_s)
+    if len(timeline) == 1 or not total > 0:
+        return ()
+    rate0 = _static_rate(job, table, gpu_type)
+    return tuple((t / total, _exact_rate(job, table, job_type_with(model, bs), gpu_type) / rate0)
+                 for t, bs in timeline if t < total)
 
 
 def _ceil(x: float) -> int:
@@ -398,7 +432,8 @@ def apply_dynamic_modes(
     """A copy of `trace` in which each dynamic job's work lasts its dynamic exclusive time.
 
     Each accordion/gns job keeps its job type (the initial batch size) and gets
-    work = dynamic exclusive time × table.rate(job_type, gpu_type, gpus); static jobs,
+    work = dynamic exclusive time × table.rate(job_type, gpu_type, gpus), and its
+    `speed_profile` as `Job.speed` (what a steps/s-summing policy sees); static jobs,
     and the trace's stated `duration`s, are unchanged. Exact on one GPU type with
     consolidated placement; on heterogeneous clusters (or spread gangs) it is an
     approximation, since the batch-size mix would change the job's speed ratio between
@@ -421,5 +456,6 @@ def apply_dynamic_modes(
                             f"(unit {trace.unit}); dynamic modes need steps")
         seconds = dynamic_exclusive_time(job, table, gpu_type, method=method, round_s=round_s)
         work = seconds * _static_rate(job, table, gpu_type)
-        jobs.append(replace(job, work=work))
+        speed = speed_profile(job, table, gpu_type, round_s=round_s)
+        jobs.append(replace(job, work=work, speed=speed))
     return Trace(trace.name, jobs, unit=trace.unit, skipped=dict(trace.skipped))

@@ -114,6 +114,10 @@ class SimState:
         self.progress_from = np.zeros(n)  # progress accrues from here (after restart overhead)
         self.held_since = np.zeros(n)
         self.end_time = np.full(n, INF)  # projected completion while running
+        # Dynamic jobs' speed factors by fraction of work done (`Job.speed`).
+        self.speed = {j: (np.array([f for f, _ in job.speed]),
+                          np.array([x for _, x in job.speed]))
+                      for j, job in enumerate(jobs) if job.speed}
 
     def attained_gpu_s(self, ids: np.ndarray, now: float) -> np.ndarray:
         """GPU-seconds of service so far (2D-LAS's measure), including the running segment."""
@@ -124,6 +128,19 @@ class SimState:
         """Wall seconds of service so far (LAS's measure)."""
         held = np.where(self.running_type[ids] >= 0, now - self.held_since[ids], 0.0)
         return self.service[ids] + held
+
+    def speed_factor(self, ids: np.ndarray, now: float) -> np.ndarray:
+        """Each job's steps/s now relative to its job type's (1 but for dynamic jobs)."""
+        factor = np.ones(ids.size)
+        if self.speed:
+            done = 1.0 - self.remaining_at(ids, now) / self.work[ids]
+            for k, j in enumerate(ids.tolist()):
+                profile = self.speed.get(j)
+                if profile is not None:
+                    starts, speeds = profile
+                    factor[k] = speeds[max(int(np.searchsorted(starts, done[k], "right")) - 1,
+                                           0)]
+        return factor
 
     def remaining_at(self, ids: np.ndarray, now: float) -> np.ndarray:
         """Steps left at `now`, counting the progress of running jobs since they settled."""

@@ -28,6 +28,11 @@ class Job:
     weight: float = 1.0  # priority weight (Gavel/Shockwave traces)
     mode: str = "static"  # Shockwave's static | accordion | gns (simulated as static)
     source: str = ""  # "file:line", for error messages
+    # A dynamic job's steps/s over its life, relative to its job type's: (fraction of work
+    # done where a stretch starts, speed factor), set by `dynamic.apply_dynamic_modes`.
+    # Empty: constant. Progress still runs at the job type's rate (the work is rescaled);
+    # this is what a policy that sums raw steps/s sees (`max-throughput`), as in Shockwave.
+    speed: tuple[tuple[float, float], ...] = ()
 
 
 @dataclass
