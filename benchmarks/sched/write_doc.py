@@ -230,15 +230,36 @@ def lp_speed(r: dict) -> str:
     )
 
 
+def variants(r: dict) -> str:
+    """What else was tried for ρ-guard's ranking, scored like ρ-guard."""
+    def short(trace: str) -> str:
+        family, name = trace.split("/", 1)
+        family = {"pollux-workloads-realistic": "realistic", "pollux-workloads": "heavy"}.get(
+            family, family)
+        return f"{family} {name.removeprefix('workload-').removesuffix('.csv')}"
+
+    rows = [[x["variant"], x["label"], x["better"], x["equal"], x["worse"],
+             x["jct_over_5pct"], ", ".join(short(t) for t in x["worse_on"]) or "-"]
+            for x in r["scores"]]
+    return (
+        f"Each variant keeps ρ-guard's repacking and GPU-type dealing and changes only the "
+        f"ranking key; {r['scores'][0]['traces']} shared traces (all but Philly), scored "
+        f"against the baselines of `{r['baselines']}`. Pollux workloads: heavy = "
+        "`workloads/`, realistic = `workloads-realistic/`.\n\n"
+        + markdown_table(["variant", "ranking key", "worst ρ better", "equal (±1 %)", "worse",
+                          "mean JCT > 1.05× fastest", "worse on"], rows)
+    )
+
+
 BLOCKS = {"speed": speed, "philly": philly, "placement": placement,
           "heterogeneity": heterogeneity, "fidelity": fidelity, "lp-speed": lp_speed,
-          "ours": ours}
+          "ours": ours, "variants": variants}
 SECTIONS = {"speed": "speed", "philly": "philly_policies", "placement": "placement",
             "heterogeneity": "heterogeneity", "fidelity": "fidelity", "lp-speed": "lp_speed",
-            "ours": "all_traces"}
+            "ours": "all_traces", "variants": "rho_guard_variants"}
 SCRIPTS = {"speed": "speed", "philly": "policies", "placement": "policies",
            "heterogeneity": "policies", "fidelity": "fidelity", "lp-speed": "lp_speed",
-           "ours": "all_traces"}
+           "ours": "all_traces", "variants": "rho_guard_variants"}
 
 
 def main() -> None:
