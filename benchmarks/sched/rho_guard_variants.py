@@ -2,10 +2,11 @@
 
     .venv/bin/python benchmarks/sched/rho_guard_variants.py [--workers 2]
 
-ρ-guard loses to Themis on Pollux's light-load workloads (docs/sched.md). This script
-records what we tried to close that gap, so the trade-off is measured rather than told:
-each variant keeps ρ-guard's mechanisms (server repacking, GPU types dealt per GPU) and
-changes only the ranking key. Each runs on every shared trace but Philly (where the
+Without its long-job sharing (`no-share`), ρ-guard lost to Themis on Pollux's light-load
+workloads (docs/sched.md). This script records what we tried to close that gap, and how
+sensitive the kept answer is to its two knobs, so the trade-off is measured rather than
+told: each variant keeps ρ-guard's mechanisms (server repacking, GPU types dealt per GPU)
+and changes only the ranking key. Each runs on every shared trace but Philly (where the
 question is settled by the round length, see the doc), with each trace's published
 cluster, round length and restart overhead (`all_traces.families`), and is scored as
 ρ-guard is in the doc: worst ρ against the best baseline of the all-traces sweep
@@ -66,7 +67,15 @@ def _themis_first(state, ids: np.ndarray, now: float, key: np.ndarray) -> np.nda
     return key
 
 
-class Aging(RhoGuard):
+class NoShare(RhoGuard):
+    """ρ-guard's key before the long jobs shared a place: remaining / ρ_now."""
+
+    def keys(self, state, ids: np.ndarray, now: float) -> np.ndarray:
+        remaining, _, rho_now = _parts(state, ids, now)
+        return remaining / rho_now
+
+
+class Aging(NoShare):
     """remaining / ρ_now^k: stronger aging, everywhere or only under light load."""
 
     power, light_only = 1.0, False
@@ -78,7 +87,7 @@ class Aging(RhoGuard):
         return remaining / rho_now ** self.power
 
 
-class ThemisInside(RhoGuard):
+class ThemisInside(NoShare):
     light_only = False
 
     def keys(self, state, ids: np.ndarray, now: float) -> np.ndarray:
@@ -88,7 +97,7 @@ class ThemisInside(RhoGuard):
         return _themis_first(state, ids, now, key)
 
 
-class Deadline(RhoGuard):
+class Deadline(NoShare):
     """Earliest deadline first, deadline = arrival + R·T_fair: the job that would pass
     ρ = R soonest runs first (EDF is optimal for the largest lateness on one machine)."""
 
@@ -103,8 +112,17 @@ def _variant(base: type, label: str, **attrs) -> type:
     return type(base.__name__, (base,), {"label": label, **attrs})
 
 
+SHIPPED = f"q {RhoGuard.long_quantile}, hold {RhoGuard.hold}"
 VARIANTS: dict[str, type] = {
-    "rho-guard": _variant(RhoGuard, "ρ-guard as shipped: remaining / ρ_now"),
+    "rho-guard": _variant(RhoGuard, "ρ-guard as shipped: remaining / ρ_now, the longest "
+                          f"quarter sharing one place, worst ρ_now first ({SHIPPED})"),
+    "share-q0.6": _variant(RhoGuard, "the same, long = top 40 %", long_quantile=0.6),
+    "share-q0.7": _variant(RhoGuard, "the same, long = top 30 %", long_quantile=0.7),
+    "share-q0.8": _variant(RhoGuard, "the same, long = top 20 %", long_quantile=0.8),
+    "share-hold0": _variant(RhoGuard, "the same, no hold for running jobs", hold=0.0),
+    "share-hold0.05": _variant(RhoGuard, "the same, hold 0.05", hold=0.05),
+    "share-hold0.1": _variant(RhoGuard, "the same, hold 0.1", hold=0.1),
+    "no-share": _variant(NoShare, "remaining / ρ_now (ρ-guard before the sharing)"),
     "aging-2": _variant(Aging, "remaining / ρ_now²", power=2.0),
     "aging-3": _variant(Aging, "remaining / ρ_now³", power=3.0),
     "aging-4-light": _variant(Aging, f"remaining / ρ_now⁴ while demand ≤ {LIGHT}× the GPUs",

@@ -60,6 +60,26 @@ def test_rho_guard_ranks_fresh_jobs_like_srtf_and_ages_waiting_ones():
     assert keys[0] < keys[1]
 
 
+def test_rho_guard_lets_the_long_jobs_share_their_place_worst_rho_first():
+    # 9 jobs on 4 GPUs (contention 2.25): six short ones (2-7), and three long ones, the
+    # longest quarter by remaining time: job 0 has 700 s left of 1000 (it ran before),
+    # job 1 has 1000 and has waited since 0, job 8 has 1000 and arrived at 300
+    specs = [(0, 1, 1000), (0, 1, 1000)] + [(0, 1, w) for w in (10, 20, 30, 40, 50, 300)]
+    s = state_of(specs + [(300, 1, 1000)])
+    s.remaining[0] = 700.0
+    ids = np.arange(9)
+    order = list(np.lexsort((ids, RhoGuard().keys(s, ids, now=3000.0))))
+    # ρ_now at 3000 s: job 1 (3000 + 1000) / 2250 = 1.78, jobs 0 and 8 3700 / 2250 = 1.64.
+    # SRTF aged by ρ_now alone would run job 0 first (700 / 1.64 < 1000 / 1.78); in the
+    # shared place the worst ρ_now goes first, then jobs 0 and 8 in arrival order
+    assert order[:6] == [2, 3, 4, 5, 6, 7]
+    assert order[6:] == [1, 0, 8]
+    # a running long job keeps its place unless a waiting one is `hold` worse off
+    s.running_type[0] = 0
+    held = type("Held", (RhoGuard,), {"hold": 0.2})()
+    assert list(np.lexsort((ids, held.keys(s, ids, now=3000.0))))[6:] == [0, 1, 8]
+
+
 def test_themis_offers_the_worst_treated_fifth_first_then_shortest_remaining():
     # 10 jobs of 1 GPU on 4 GPUs (contention 2.5), round 100 s; at t = 1000 job 0
     # (600 s of work, arrived at 0) and job 1 (50 s, arrived at 700) have the worst

@@ -13,10 +13,19 @@ is set by three kinds of victims, and a policy that removes them keeps SRTF's me
 3. on a mixed cluster, jobs parked on the slowest type (K80s run some models 11× slower
    than V100s): the policy is heterogeneity-aware, so the engine deals the GPU types by
    speedup per GPU among the jobs the ranking chose and moves running jobs up as types free up
-   (as for every `-het` variant).
+   (as for every `-het` variant);
+4. long jobs of about the same length at light load (Pollux's realistic workloads): SRTF
+   finishes the one that is ahead while the others wait, and the last one's ρ is the
+   worst. The longest quarter of the active jobs (by remaining time) share one place in
+   the ranking, the place of the best of them, and among themselves run worst ρ_now
+   first (Themis' idea, confined to the long jobs, so that short jobs keep SRTF's order
+   and mean JCT stays). A running long job keeps its GPUs unless a waiting one's ρ_now
+   is `hold` higher, so that equals do not swap every round at a restart each.
 """
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 import numpy as np
 
@@ -32,9 +41,31 @@ class RhoGuard(Policy):
     heterogeneity_aware = True
     repack = True
 
+    # The long jobs that share a place: at or above this quantile of remaining time.
+    long_quantile: ClassVar[float] = 0.75
+    # How much higher a waiting long job's ρ_now must be to take a running one's place.
+    hold: ClassVar[float] = 0.02
+
     def keys(self, state, ids: np.ndarray, now: float) -> np.ndarray:
         remaining = state.remaining_at(ids, now) / state.best_rate[ids]
         contention = max(1.0, ids.size / float(state.capacity.sum()))
         fair = state.exclusive[ids] * contention
         rho_now = np.maximum((now - state.arrival[ids] + remaining) / fair, 1.0)
-        return remaining / rho_now
+        key = remaining / rho_now
+        if ids.size < 4:
+            return key
+        is_long = remaining >= np.quantile(remaining, self.long_quantile)
+        if is_long.sum() < 2:
+            return key
+        # The ranking as the engine sorts it (ties by id), with the long jobs taken out
+        # and put back as one block where the best of them stood, worst ρ_now first.
+        order = np.lexsort((ids, key))
+        first = int(np.argmax(is_long[order]))
+        others = order[~is_long[order]]
+        long = np.flatnonzero(is_long)
+        running = state.running_type[ids[long]] >= 0
+        block = long[np.argsort(-(rho_now[long] + self.hold * running), kind="stable")]
+        order = np.concatenate([others[:first], block, others[first:]])
+        rank = np.empty(ids.size)
+        rank[order] = np.arange(ids.size)
+        return rank
