@@ -115,9 +115,9 @@ def _variant(base: type, label: str, **attrs) -> type:
 SHIPPED = f"q {RhoGuard.long_quantile}, hold {RhoGuard.hold}"
 VARIANTS: dict[str, type] = {
     "rho-guard": _variant(RhoGuard, "ρ-guard as shipped: remaining / ρ_now, the longest "
-                          f"quarter sharing one place, worst ρ_now first ({SHIPPED})"),
+                          f"30 % sharing one place, worst ρ_now first ({SHIPPED})"),
     "share-q0.6": _variant(RhoGuard, "the same, long = top 40 %", long_quantile=0.6),
-    "share-q0.7": _variant(RhoGuard, "the same, long = top 30 %", long_quantile=0.7),
+    "share-q0.75": _variant(RhoGuard, "the same, long = top 25 %", long_quantile=0.75),
     "share-q0.8": _variant(RhoGuard, "the same, long = top 20 %", long_quantile=0.8),
     "share-hold0": _variant(RhoGuard, "the same, no hold for running jobs", hold=0.0),
     "share-hold0.05": _variant(RhoGuard, "the same, hold 0.05", hold=0.05),

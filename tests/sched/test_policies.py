@@ -62,7 +62,7 @@ def test_rho_guard_ranks_fresh_jobs_like_srtf_and_ages_waiting_ones():
 
 def test_rho_guard_lets_the_long_jobs_share_their_place_worst_rho_first():
     # 9 jobs on 4 GPUs (contention 2.25): six short ones (2-7), and three long ones, the
-    # longest quarter by remaining time: job 0 has 700 s left of 1000 (it ran before),
+    # longest 30 % by remaining time: job 0 has 700 s left of 1000 (it ran before),
     # job 1 has 1000 and has waited since 0, job 8 has 1000 and arrived at 300
     specs = [(0, 1, 1000), (0, 1, 1000)] + [(0, 1, w) for w in (10, 20, 30, 40, 50, 300)]
     s = state_of(specs + [(300, 1, 1000)])

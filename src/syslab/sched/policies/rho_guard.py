@@ -16,7 +16,7 @@ is set by three kinds of victims, and a policy that removes them keeps SRTF's me
    (as for every `-het` variant);
 4. long jobs of about the same length at light load (Pollux's realistic workloads): SRTF
    finishes the one that is ahead while the others wait, and the last one's ρ is the
-   worst. The longest quarter of the active jobs (by remaining time) share one place in
+   worst. The longest 30 % of the active jobs (by remaining time) share one place in
    the ranking, the place of the best of them, and among themselves run worst ρ_now
    first (Themis' idea, confined to the long jobs, so that short jobs keep SRTF's order
    and mean JCT stays). A running long job keeps its GPUs unless a waiting one's ρ_now
@@ -42,7 +42,7 @@ class RhoGuard(Policy):
     repack = True
 
     # The long jobs that share a place: at or above this quantile of remaining time.
-    long_quantile: ClassVar[float] = 0.75
+    long_quantile: ClassVar[float] = 0.7
     # How much higher a waiting long job's ρ_now must be to take a running one's place.
     hold: ClassVar[float] = 0.02
 
