@@ -34,8 +34,8 @@ from syslab.sched.policies.base import Policy
 
 class RhoGuard(Policy):
     name = "rho-guard"
-    description = ("ours: SRTF aged by each job's projected fairness ρ; repacks servers "
-                   "for spread gangs")
+    description = ("ours: SRTF aged by each job's projected fairness ρ, long jobs taking "
+                   "turns worst ρ first; repacks servers for spread gangs")
     rerank = "rounds"
     uses_durations = True
     heterogeneity_aware = True
