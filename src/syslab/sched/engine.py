@@ -538,12 +538,21 @@ class Simulator:
                     and not self._worth_moving(j, types[0], now)):
                 types.remove(rt)
                 types.insert(0, rt)
-            for ty in types:  # the runners pack, so some type leaves room for the rest
+            placed = -1
+            for ty in types:
                 free[ty] -= g
                 if _packs(left, free):
+                    placed = ty
                     break
                 free[ty] += g
-            out[j] = ty
+            if placed < 0:
+                # The runners pack, but first fit is not monotone: should no choice keep
+                # the rest packable, take the fastest type with room, or wait a round.
+                if not types:
+                    continue
+                placed = types[0]
+                free[placed] -= g
+            out[j] = placed
         return out
 
     def _worth_moving(self, j: int, new: int, now: float) -> bool:
