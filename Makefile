@@ -59,7 +59,7 @@ bench-sched: setup
 	$(BIN)/python benchmarks/sched/lp_speed.py
 	$(BIN)/python benchmarks/sched/fidelity.py
 	$(BIN)/python benchmarks/sched/policies.py
-	$(BIN)/python benchmarks/sched/all_traces.py --skip-philly-lp
+	$(BIN)/python benchmarks/sched/all_traces.py
 	$(BIN)/python benchmarks/sched/rho_guard_variants.py
 	$(BIN)/python benchmarks/sched/figures.py
 	$(BIN)/python benchmarks/sched/write_doc.py
