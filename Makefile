@@ -53,7 +53,8 @@ bench-cdn: setup services
 	$(BIN)/python benchmarks/cdn/tier_hashing.py
 	$(BIN)/python benchmarks/cdn/write_doc.py
 
-# The scheduling lab: simulator speed on the Philly trace and LP solve times (shared data).
+# The scheduling lab (shared data): simulator and LP speed, fidelity, the policy goals, every
+# policy on every shared trace (about 25 min on 2 cores), ρ-guard's variants, then the doc.
 bench-sched: setup
 	$(BIN)/python benchmarks/sched/speed.py
 	$(BIN)/python benchmarks/sched/lp_speed.py

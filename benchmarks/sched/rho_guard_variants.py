@@ -35,17 +35,10 @@ from syslab.common.report import Table
 from syslab.common.sweep import sweep
 from syslab.sched.policies import POLICIES
 from syslab.sched.policies.rho_guard import RhoGuard
+from syslab.sched.policies.themis import Themis
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 LIGHT = 1.5  # "light load": GPUs asked for by active jobs at most this many times the cluster
-
-
-def _parts(state, ids: np.ndarray, now: float):
-    """What ρ-guard's key is made of: remaining exclusive time, T_fair, ρ_now."""
-    remaining = state.remaining_at(ids, now) / state.best_rate[ids]
-    fair = state.exclusive[ids] * max(1.0, ids.size / float(state.capacity.sum()))
-    rho_now = np.maximum((now - state.arrival[ids] + remaining) / fair, 1.0)
-    return remaining, fair, rho_now
 
 
 def _light(state, ids: np.ndarray) -> bool:
@@ -53,17 +46,12 @@ def _light(state, ids: np.ndarray) -> bool:
 
 
 def _themis_first(state, ids: np.ndarray, now: float, key: np.ndarray) -> np.ndarray:
-    """Themis' offer inside ρ-guard: the fifth of jobs with the worst projected ρ (its
-    round floor included) first, worst first; the rest keep `key`."""
-    remaining, _, _ = _parts(state, ids, now)
-    contention = max(1.0, ids.size / float(state.capacity.sum()))
-    rho = (now - state.arrival[ids] + remaining) / (
-        np.maximum(state.exclusive[ids], state.round_s) * contention)
-    offered = max(1, round(0.2 * ids.size))
-    worst = (np.argpartition(-rho, offered - 1)[:offered] if offered < ids.size
-             else np.arange(ids.size))
+    """Themis' offer inside ρ-guard: the jobs Themis offers the GPUs first (its worst-ρ
+    fifth, keyed below 0, worst first) keep Themis' key; the rest keep `key`."""
+    themis = Themis().keys(state, ids, now)
+    offered = themis < 0
     key = key.copy()
-    key[worst] = -rho[worst]
+    key[offered] = themis[offered]
     return key
 
 
@@ -71,7 +59,7 @@ class NoShare(RhoGuard):
     """ρ-guard's key before the long jobs shared a place: remaining / ρ_now."""
 
     def keys(self, state, ids: np.ndarray, now: float) -> np.ndarray:
-        remaining, _, rho_now = _parts(state, ids, now)
+        remaining, _, rho_now = RhoGuard.projection(state, ids, now)
         return remaining / rho_now
 
 
@@ -81,7 +69,7 @@ class Aging(NoShare):
     power, light_only = 1.0, False
 
     def keys(self, state, ids: np.ndarray, now: float) -> np.ndarray:
-        remaining, _, rho_now = _parts(state, ids, now)
+        remaining, _, rho_now = RhoGuard.projection(state, ids, now)
         if self.light_only and not _light(state, ids):
             return remaining / rho_now
         return remaining / rho_now ** self.power
@@ -104,7 +92,7 @@ class Deadline(NoShare):
     target = 2.0
 
     def keys(self, state, ids: np.ndarray, now: float) -> np.ndarray:
-        _, fair, _ = _parts(state, ids, now)
+        _, fair, _ = RhoGuard.projection(state, ids, now)
         return state.arrival[ids] + self.target * fair
 
 

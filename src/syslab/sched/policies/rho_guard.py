@@ -1,7 +1,7 @@
 """ρ-guard, our policy: SRTF aged by finish-time fairness, with gangs and GPU types repacked.
 
 Hypothesis. On the shared traces the worst finish-time fairness ρ (research/sched.md §3)
-is set by three kinds of victims, and a policy that removes them keeps SRTF's mean JCT:
+is set by four kinds of victims, and a policy that removes them keeps SRTF's mean JCT:
 1. jobs that SRTF keeps overtaking: rank by remaining exclusive time divided by the ρ
    the job would reach if it ran to completion now, ρ_now = (age + remaining) / T_fair
    with T_fair = exclusive × max(1, N/G) (N active jobs, G GPUs). A fresh job ranks as
@@ -12,8 +12,8 @@ is set by three kinds of victims, and a policy that removes them keeps SRTF's me
    (`repack`) whenever the gang saves more time than the moved jobs' restarts cost;
 3. on a mixed cluster, jobs parked on the slowest type (K80s run some models 11× slower
    than V100s): the policy is heterogeneity-aware, so the engine deals the GPU types by
-   speedup per GPU among the jobs the ranking chose and moves running jobs up as types free up
-   (as for every `-het` variant);
+   speedup per GPU among the jobs the ranking chose and moves running jobs up as types
+   free up (as for every `-het` variant);
 4. long jobs of about the same length at light load (Pollux's realistic workloads): SRTF
    finishes the one that is ahead while the others wait, and the last one's ρ is the
    worst. The longest 30 % of the active jobs (by remaining time) share one place in
@@ -46,11 +46,18 @@ class RhoGuard(Policy):
     # How much higher a waiting long job's ρ_now must be to take a running one's place.
     hold: ClassVar[float] = 0.02
 
-    def keys(self, state, ids: np.ndarray, now: float) -> np.ndarray:
+    @staticmethod
+    def projection(state, ids: np.ndarray, now: float
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Remaining exclusive time, T_fair and ρ_now (at least 1) of jobs `ids`."""
         remaining = state.remaining_at(ids, now) / state.best_rate[ids]
         contention = max(1.0, ids.size / float(state.capacity.sum()))
         fair = state.exclusive[ids] * contention
         rho_now = np.maximum((now - state.arrival[ids] + remaining) / fair, 1.0)
+        return remaining, fair, rho_now
+
+    def keys(self, state, ids: np.ndarray, now: float) -> np.ndarray:
+        remaining, _, rho_now = self.projection(state, ids, now)
         key = remaining / rho_now
         if ids.size < 4:
             return key
