@@ -59,6 +59,16 @@ def test_decode_gives_every_frame_with_full_range_gray(clip, which) -> None:
     assert err < 8
 
 
+def test_small_frames_stretch_after_shrinking_as_if_before(clip) -> None:
+    decoded = list(frames(clip.path, color=False))
+    assert any(f.limited for f in decoded)  # H.264 in yuv420p: limited range, stretched
+    for f in decoded:
+        for width in (160, 64, WIDTH):
+            a, b = f.small(width).astype(int), downscale(f.gray, width).astype(int)
+            assert a.shape == b.shape
+            assert np.abs(a - b).max() <= 2 and np.abs(a - b).mean() < 0.6
+
+
 def test_gray_only_path_matches_the_colour_path(clip) -> None:
     colour = list(frames(clip.path, color=True))
     gray = list(frames(clip.path, color=False))
@@ -132,7 +142,7 @@ class FakeClock:
 
 
 def fake_frames(indices) -> list[Frame]:
-    return [Frame(index=i, t=i / 10, gray=np.zeros((2, 2), np.uint8), bgr=None)
+    return [Frame(index=i, t=i / 10, luma=np.zeros((2, 2), np.uint8), bgr=None)
             for i in indices]
 
 

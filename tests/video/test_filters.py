@@ -145,6 +145,31 @@ def test_cascade_settles_frames_it_is_sure_about():
     assert r["settled_locally"] > 0
 
 
+def test_cascade_answers_frames_like_the_empty_scene_without_its_cnn():
+    # NoScope's difference detector against a reference image: thumbnails of pure noise
+    # teach the CNN nothing, so whatever the cascade settles on the empty stretch (frames
+    # 140-199) is the empty-scene stage's "nothing"
+    clip = scene()
+    rng = np.random.default_rng(1)
+    clip.thumbs = rng.integers(0, 255, (len(clip), 36, 64, 3), dtype=np.uint8)
+    clip.kind = "presence"
+    flt = make_filter("cascade")
+    flt.epochs = 2
+    flt.fit(clip.profile(0.9, fraction=0.5))
+    flt.reset()
+    k = clip.split(0.5)
+    sent, known = replay(flt, clip.small[k:], clip.labels[k:], clip.thumbs[k:])
+    assert (known[clip.labels[k:] > 0] != 0).all()  # never "nothing" while a square is there
+    assert flt.empty is not None and flt.empty.tau >= 0
+    alone = make_filter("cascade")
+    alone.empty = None
+    alone.epochs = 2
+    alone.fit(clip.profile(0.9, fraction=0.5))
+    alone.reset()
+    sent_alone, _ = replay(alone, clip.small[k:], clip.labels[k:], clip.thumbs[k:])
+    assert sent.sum() < sent_alone.sum()
+
+
 def test_unknown_filter_is_a_user_error():
     with pytest.raises(UserError, match="unknown filter"):
         make_filter("nope")

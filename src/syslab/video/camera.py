@@ -295,7 +295,7 @@ def run_camera(
                 take_answers()
                 live.had[i] = live.last_answer
                 live.capture[i] = captured
-                small = downscale(frame.gray, SMALL_WIDTH)
+                small = frame.small(SMALL_WIDTH)
                 # thumbnails exactly as load_clip made the ones the filter learned on
                 thumb = downscale(frame.bgr, THUMB_WIDTH) if flt.needs_thumbs else None
                 decision = flt.decide(i, small, thumb)

@@ -8,7 +8,12 @@ Two decoding backends yield the same `Frame` records:
   `cv2.cvtColor`; kept as the baseline every video-analytics prototype starts from.
 
 `gray` always holds full-range brightness (0-255, BT.601 weights), whatever the backend
-or the `color` flag, so that thresholds tuned on one path hold on the others.
+or the `color` flag, so that thresholds tuned on one path hold on the others. Filters only
+ever look at a shrunken frame, so `Frame.small` shrinks the decoder's own Y plane first
+and stretches it to full range after: the stretch then touches a few thousand pixels
+instead of a whole frame (at 720p the full-size stretch cost 0.64 ms per frame, a sixth
+of the decoder's own time: benchmarks/video/decode.py, "pyav gray" against "pyav decode
+only").
 
 Bad input (a missing file, not a video, no video stream, no decoder, nothing decodable)
 raises `UserError` with one line naming the file.
@@ -16,6 +21,7 @@ raises `UserError` with one line naming the file.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -61,8 +67,20 @@ class Frame:
 
     index: int  # frame number in the full stream, from 0
     t: float  # presentation time, seconds from the first frame
-    gray: np.ndarray  # (H, W) uint8 full-range brightness (Y) plane
+    luma: np.ndarray  # (H, W) uint8 brightness (Y) plane as decoded
     bgr: np.ndarray | None  # (H, W, 3) uint8, None in the gray-only fast path
+    limited: bool = False  # luma is in limited ("TV") range, 16..235
+
+    @functools.cached_property
+    def gray(self) -> np.ndarray:
+        """(H, W) uint8 full-range brightness."""
+        return _full_range(self.luma) if self.limited else self.luma
+
+    def small(self, width: int) -> np.ndarray:
+        """Full-range brightness shrunk as `downscale(gray, width)` would (within a level
+        of rounding), stretched after shrinking."""
+        shrunk = downscale(self.luma, width)
+        return _full_range(shrunk) if self.limited else shrunk
 
 
 def _error_text(err: BaseException) -> str:
@@ -160,19 +178,21 @@ def frames(
     return _opencv_frames(info, color, limit)
 
 
-def _luma(frame: av.VideoFrame) -> np.ndarray:
-    """Full-range brightness of a decoded frame, from its Y plane where it has one."""
+def _full_range(y: np.ndarray) -> np.ndarray:
+    return cv2.convertScaleAbs(y, alpha=_Y_ALPHA, beta=_Y_BETA)
+
+
+def _luma(frame: av.VideoFrame) -> tuple[np.ndarray, bool]:
+    """A decoded frame's brightness plane and whether it is in limited range."""
     fmt = frame.format.name
     if fmt not in _Y_PLANE_FORMATS:
-        return frame.to_ndarray(format="gray")  # e.g. RGB codecs: swscale converts
+        return frame.to_ndarray(format="gray"), False  # e.g. RGB codecs: swscale converts
     plane = frame.planes[0]
     # The plane is padded to its line size; a view of the first `width` bytes per row
     # costs nothing (it keeps the frame's buffer alive, which the decoder never reuses
     # while referenced).
     y = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, :plane.width]
-    if fmt in _FULL_RANGE_FORMATS or frame.color_range == _JPEG_RANGE:
-        return y
-    return cv2.convertScaleAbs(y, alpha=_Y_ALPHA, beta=_Y_BETA)
+    return y, not (fmt in _FULL_RANGE_FORMATS or frame.color_range == _JPEG_RANGE)
 
 
 def _pyav_frames(info: VideoInfo, color: bool, keyframes_only: bool,
@@ -238,7 +258,8 @@ def _pyav_frames(info: VideoInfo, color: bool, keyframes_only: bool,
                 # t from the frame number: AVI's guessed timestamps are not monotonic,
                 # and all clips here are constant-rate.
                 t = index / fps if fps else float(frame.time or 0.0)
-                yield Frame(index=index, t=t, gray=_luma(frame), bgr=bgr)
+                luma, limited = _luma(frame)
+                yield Frame(index=index, t=t, luma=luma, bgr=bgr, limited=limited)
                 n += 1
                 if limit is not None and n >= limit:
                     break
@@ -261,7 +282,7 @@ def _opencv_frames(info: VideoInfo, color: bool, limit: int | None) -> Iterator[
             if not ok:
                 break
             gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
-            yield Frame(index=n, t=n / fps if fps else 0.0, gray=gray,
+            yield Frame(index=n, t=n / fps if fps else 0.0, luma=gray,
                         bgr=bgr if color else None)
             n += 1
         if n == 0 and limit != 0:

@@ -86,7 +86,7 @@ def load_clip(path: Path, detector: Detector, query: Query, *, smooth_window: in
                                cache_dir=cache_dir)
     small, thumb = [], []
     for f in frames(path, color=thumbs):
-        small.append(downscale(f.gray, SMALL_WIDTH))
+        small.append(f.small(SMALL_WIDTH))
         if thumbs:
             thumb.append(downscale(f.bgr, THUMB_WIDTH))
     n = min(len(small), len(labels))

@@ -8,9 +8,11 @@ of the clip) to predict the reference's answer: present or not for a presence qu
 count (capped at the profile's largest) for a count query. Its confidence threshold is
 calibrated on the last quarter of the profile, held out from training: the lowest
 threshold at which the frames it would settle agree with the reference at least
-`agreement` of the time. In front of it, as in NoScope, a difference detector reuses the
-last answer for frames that barely changed (MSE against the last frame that reached the
-CNN or the detector).
+`agreement` of the time. In front of it, as in NoScope, difference detectors of both
+kinds the paper describes: against a reference image of the empty scene (the empty-scene
+filter, `filters.empty`: a frame that matches it is answered "nothing"), and against an
+earlier frame (MSE against the last frame that reached the CNN or the detector: a frame
+that barely changed reuses the last answer).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from torch import nn
 
 from syslab.video.features import mse
 from syslab.video.filters.base import REUSE, SEND, Decision, Filter, Profile
+from syslab.video.filters.empty import EmptyScene
 
 
 class TinyCNN(nn.Module):
@@ -37,6 +40,11 @@ class TinyCNN(nn.Module):
         return self.net(x)
 
 
+def labels_for(kind: str, answers: np.ndarray) -> np.ndarray:
+    """The CNN's classes: present or not for a presence query, else the count itself."""
+    return (answers > 0).astype(np.int64) if kind == "presence" else answers.astype(np.int64)
+
+
 def to_tensor(thumbs: np.ndarray) -> torch.Tensor:
     """(n, h, w, 3) uint8 → (n, 3, h, w) float in [0, 1]."""
     return torch.from_numpy(np.ascontiguousarray(thumbs)).permute(0, 3, 1, 2).float() / 255.0
@@ -44,11 +52,15 @@ def to_tensor(thumbs: np.ndarray) -> torch.Tensor:
 
 class Cascade(Filter):
     name = "cascade"
-    description = "NoScope: MSE difference detector, then a tiny CNN trained on the profile"
+    description = ("NoScope: difference detectors against the empty scene and the last frame "
+                   "checked, then a tiny CNN trained on the profile")
     needs_thumbs = True
 
     def __init__(self, agreement: float = 0.99, epochs: int = 60, diff_mse: float = 4.0,
-                 seed: int = 0):
+                 seed: int = 0, empty_reference: bool = True):
+        # the reference-image detector learns an empty scene only from a profile that has
+        # empty frames; without one it never settles anything
+        self.empty = EmptyScene() if empty_reference else None
         self.agreement = agreement
         self.epochs = epochs
         self.diff_mse = diff_mse  # below this MSE against the last checked frame: reuse
@@ -60,31 +72,17 @@ class Cascade(Filter):
     def fit(self, profile: Profile) -> None:
         if profile.thumbs is None:
             raise ValueError("the cascade needs colour thumbnails in the profile")
-        torch.manual_seed(self.seed)
-        y = (profile.labels > 0).astype(np.int64) if profile.kind == "presence" else \
-            profile.labels.astype(np.int64)
+        if self.empty is not None:
+            self.empty.fit(profile)
+        y = labels_for(profile.kind, profile.labels)
         self.classes = int(y.max()) + 1
         n = len(y)
         cut = max(1, int(n * 0.75))
         if self.classes < 2 or cut >= n:
             return  # one answer only, or nothing to calibrate on: send everything
-        x = to_tensor(profile.thumbs)
-        model = TinyCNN(self.classes)
-        opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-        xt, yt = x[:cut], torch.from_numpy(y[:cut])
-        # balance the classes: a clip that is mostly empty must not teach "always empty"
-        counts = torch.bincount(yt, minlength=self.classes).float()
-        weight = torch.where(counts > 0, counts.sum() / (counts * self.classes), 0.0)
-        loss_fn = nn.CrossEntropyLoss(weight=weight)
-        model.train()
-        for _ in range(self.epochs):
-            for b in torch.randperm(cut).split(32):
-                opt.zero_grad()
-                loss_fn(model(xt[b]), yt[b]).backward()
-                opt.step()
-        model.eval()
+        model = self.train(profile.thumbs[:cut], y[:cut], self.classes)
         with torch.no_grad():
-            p = torch.softmax(model(x[cut:]), dim=1).numpy()
+            p = torch.softmax(model(to_tensor(profile.thumbs[cut:])), dim=1).numpy()
         conf, pred = p.max(axis=1), p.argmax(axis=1)
         right = pred == y[cut:]
         # the lowest confidence at which the settled frames still agree often enough
@@ -97,12 +95,39 @@ class Cascade(Filter):
                 break
         self.model = model
 
+    def train(self, thumbs: np.ndarray, y: np.ndarray, classes: int | None = None) -> TinyCNN:
+        """A fresh CNN fitted to the answers `y` of `thumbs` (classes 0 .. y.max() unless
+        `classes` says more)."""
+        torch.manual_seed(self.seed)
+        classes = classes or int(y.max()) + 1
+        x, yt = to_tensor(thumbs), torch.from_numpy(y.astype(np.int64))
+        model = TinyCNN(classes)
+        opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+        # balance the classes: a clip that is mostly empty must not teach "always empty"
+        counts = torch.bincount(yt, minlength=classes).float()
+        weight = torch.where(counts > 0, counts.sum() / (counts * classes), 0.0)
+        loss_fn = nn.CrossEntropyLoss(weight=weight)
+        model.train()
+        for _ in range(self.epochs):
+            for b in torch.randperm(len(yt)).split(32):
+                opt.zero_grad()
+                loss_fn(model(x[b]), yt[b]).backward()
+                opt.step()
+        model.eval()
+        return model
+
     def reset(self) -> None:
         self.last: np.ndarray | None = None
+        if self.empty is not None:
+            self.empty.reset()
         torch.set_num_threads(1)  # one core per camera process (and the replay)
 
     def decide(self, index: int, small: np.ndarray, thumb: np.ndarray | None = None
                ) -> Decision:
+        if self.empty is not None:
+            d = self.empty.decide(index, small)
+            if not d.send:
+                return d
         if self.last is not None and mse(self.last, small) < self.diff_mse:
             return REUSE
         self.last = small
@@ -116,4 +141,5 @@ class Cascade(Filter):
 
     def describe(self) -> str:
         c = "never settles" if self.confidence > 1 else f"settles at p≥{self.confidence:.3f}"
-        return f"cascade({self.classes} classes, {c})"
+        gate = "" if self.empty is None else f"{self.empty.describe()}, "
+        return f"cascade({gate}{self.classes} classes, CNN {c})"
