@@ -65,13 +65,17 @@ bench-sched: setup
 	$(BIN)/python benchmarks/sched/figures.py
 	$(BIN)/python benchmarks/sched/write_doc.py
 
-# The video lab: decode and detector speed, filtering on the shared clips, the two-process
-# pipeline (needs the shared clips and models), then docs/video.md.
+# The video lab: decode and detector speed, filtering on the shared clips and the bound a
+# filter knowing the answers would reach, the two-process pipeline (at JPEG quality 80, and
+# the highway again at 95), what JPEG does to the answers (needs the shared clips and
+# models), then docs/video.md.
 bench-video: setup
 	$(BIN)/python benchmarks/video/decode.py
 	$(BIN)/python benchmarks/video/detectors.py
 	$(BIN)/python benchmarks/video/filtering.py
+	$(BIN)/python benchmarks/video/oracle.py
 	$(BIN)/python benchmarks/video/pipeline.py
+	$(BIN)/python benchmarks/video/pipeline.py --clips highway --jpeg-quality 95
 	$(BIN)/python benchmarks/video/jpeg.py
 	$(BIN)/python benchmarks/video/write_doc.py
 

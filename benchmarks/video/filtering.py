@@ -38,7 +38,7 @@ from rich.console import Console
 from syslab.common.data import lab_data
 from syslab.common.records import update_json
 from syslab.common.report import Table
-from syslab.video.decode import downscale, frames
+from syslab.video.decode import frames
 from syslab.video.detectors import load_detector
 from syslab.video.engine import SMALL_WIDTH, best_uniform_at, evaluate, load_clip, uniform_curve
 from syslab.video.filters import make_filter
@@ -109,7 +109,7 @@ def cnn_ceiling(clip, agreement: float = 0.99) -> list[dict]:
 
 def filter_cost(path: Path, names: list[str], clip, n: int = 300) -> dict:
     """CPU ms per frame of downscale + decide (decode excluded), median of 3 passes."""
-    grays = [f.gray for _, f in zip(range(n), frames(path, color=False), strict=False)]
+    decoded = [f for _, f in zip(range(n), frames(path, color=False), strict=False)]
     out = {}
     for name in names:
         flt = make_filter(name)
@@ -120,12 +120,12 @@ def filter_cost(path: Path, names: list[str], clip, n: int = 300) -> dict:
         for _ in range(3):
             flt.reset()
             t0 = time.process_time()
-            for i, g in enumerate(grays):
-                small = downscale(g, SMALL_WIDTH)
+            for i, f in enumerate(decoded):
+                small = f.small(SMALL_WIDTH)
                 if flt.decide(i, small).send:
                     flt.sent(i, small)
                     flt.answered(i, int(clip.labels[i]))
-            runs.append((time.process_time() - t0) / len(grays))
+            runs.append((time.process_time() - t0) / len(decoded))
         out[name] = 1e3 * float(np.median(runs))
     return out
 

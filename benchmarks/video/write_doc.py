@@ -57,6 +57,18 @@ def filtering(r: dict) -> str:
     return "\n\n".join(parts) + made_by(r)
 
 
+def oracle(r: dict) -> str:
+    rows = [[x["clip"], f"`{x['query']}`", f"{x['target']:g}", str(x["scored_frames"]),
+             str(x["fewest_sends"]), f"{x['fraction_sent']:.1%}", f"{x['accuracy']:.3f}"]
+            for x in r["rows"]]
+    return ("The fewest frames a filter that reuses the last answer must send to keep the "
+            "target on the scored part, if it knew every answer of the smoothed reference "
+            "in advance (`metrics.fewest_sends`, dynamic programming, checked against "
+            "exhaustive search in the tests):\n\n"
+            + markdown_table(["clip", "query", "target", "frames scored", "fewest sent",
+                              "share sent", "accuracy then"], rows) + made_by(r))
+
+
 def empty_and_cascade(r: dict) -> str:
     rows = []
     for name, c in r["clips"].items():
@@ -158,8 +170,9 @@ def pipeline(r: dict) -> str:
     return (
         f"`syslab video serve` ({r['reference']}) and `syslab video camera` as two processes "
         f"on loopback, JPEG quality {r.get('jpeg_quality', 80)}, target {r['target']:g}; CPU "
-        "per frame of the scored part (camera: its whole process; server: from READY to the "
-        "last ANSWER). `all` sends every frame, unpaced (its lag is queueing); `ours` runs "
+        "per frame of the scored part (camera: its process over the stream: decode, shrink, "
+        "filter, JPEG, sockets; server: from READY to the last ANSWER). `all` sends every "
+        "frame, unpaced (its lag is queueing); `ours` runs "
         "paced at the clip's rate. Live accuracy is against the smoothed reference, as "
         "everywhere; the last column against the raw one (the server answers with raw "
         "detections, so flicker counts against `all` in the first and nowhere in the "
@@ -168,8 +181,23 @@ def pipeline(r: dict) -> str:
                           "server CPU ms", "total CPU ms", "lag p50 / p95 ms",
                           "live accuracy", "vs raw reference"], rows)
         + f"\n\nTotal CPU per frame, all / ours (goal ≥ {r['goal_cpu_ratio']:g}x): {ratios}."
+        + live_ceiling(r["summary"])
         + made_by(r)
     )
+
+
+def live_ceiling(summary: list[dict]) -> str:
+    rows = [[s["clip"], f"{c['raw']:.3f}", f"{c['causal_median_3']:.3f}",
+             f"{c['causal_median_5']:.3f}", f"{c['causal_median_9']:.3f}"]
+            for s in summary if (c := s.get("live_ceiling"))]
+    if not rows:
+        return ""
+    return ("\n\nWhat a live answer can score at best against the smoothed reference, "
+            "whatever the filter: the detector's own raw answer on every original frame (no "
+            "JPEG), and the running median of those over the last 3, 5 or 9 frames (a live "
+            "pipeline cannot wait for the frames after, as the centred median does):\n\n"
+            + markdown_table(["clip", "raw, every frame", "causal median 3", "causal median 5",
+                              "causal median 9"], rows))
 
 
 def jpeg(r: dict) -> str:
@@ -202,10 +230,10 @@ def jpeg(r: dict) -> str:
     )
 
 
-BLOCKS = {"filtering": filtering, "empty": empty_and_cascade, "decode": decode,
-          "detectors": detectors, "pipeline": pipeline, "jpeg": jpeg}
-SOURCES = {"filtering": "filtering", "empty": "filtering", "decode": "decode",
-           "detectors": "detectors", "pipeline": "pipeline", "jpeg": "jpeg"}
+BLOCKS = {"filtering": filtering, "oracle": oracle, "empty": empty_and_cascade,
+          "decode": decode, "detectors": detectors, "pipeline": pipeline, "jpeg": jpeg}
+SOURCES = {"filtering": "filtering", "oracle": "oracle", "empty": "filtering",
+           "decode": "decode", "detectors": "detectors", "pipeline": "pipeline", "jpeg": "jpeg"}
 
 
 def _inputs(name: str, results: dict) -> dict | None:

@@ -170,6 +170,23 @@ def test_cascade_answers_frames_like_the_empty_scene_without_its_cnn():
     assert sent.sum() < sent_alone.sum()
 
 
+def test_a_cnn_that_never_settles_is_not_run():
+    from syslab.video.filters.cascade import Cascade
+
+    class Exploding:
+        def __call__(self, x):
+            raise AssertionError("the CNN ran")
+
+    flt = Cascade(diff_mse=-1.0, empty_reference=False)
+    flt.reset()
+    flt.model, flt.confidence = Exploding(), 1.1  # calibrated: never confident enough
+    thumb = np.zeros((36, 64, 3), np.uint8)
+    assert flt.decide(0, np.zeros((9, 16), np.uint8), thumb).send
+    flt.confidence = 0.5
+    with pytest.raises(AssertionError, match="the CNN ran"):
+        flt.decide(1, np.zeros((9, 16), np.uint8), thumb)
+
+
 def test_unknown_filter_is_a_user_error():
     with pytest.raises(UserError, match="unknown filter"):
         make_filter("nope")
@@ -191,3 +208,4 @@ def test_closed_loop_counts_the_gap_from_the_last_frame_sent_not_answered():
     sends = [flt.decide(i, busy).send for i in range(1, 5)]  # same frame, no answer yet
     assert sends == [False] * 4
     assert flt.decide(5, busy).send
+

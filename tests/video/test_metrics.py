@@ -45,3 +45,26 @@ def test_summarize_counts_filtered_frames_and_segments_meeting_the_target():
     assert s["fraction_filtered"] == pytest.approx(0.9)
     assert s["accuracy"] == pytest.approx(0.75)
     assert s["segments_meeting_target"] == pytest.approx(0.5)
+
+
+def test_fewest_sends_agrees_with_trying_every_choice():
+    from syslab.video.metrics import fewest_sends, fewest_sends_reference
+
+    rng = np.random.default_rng(3)
+    for trial in range(40):
+        n = int(rng.integers(1, 10))
+        labels = rng.integers(0, 4, n)
+        kind = "presence" if trial % 3 == 0 else "count"
+        for target in (0.5, 0.8, 0.95, 1.0):
+            k, acc = fewest_sends(kind, labels, target)
+            k_ref, acc_ref = fewest_sends_reference(kind, labels, target)
+            assert k == k_ref and acc == pytest.approx(acc_ref), (labels, kind, target)
+            assert acc >= target - 1e-9
+
+
+def test_fewest_sends_sends_once_per_change():
+    from syslab.video.metrics import fewest_sends
+
+    labels = np.array([0] * 5 + [2] * 5 + [1] * 5)
+    assert fewest_sends("count", labels, 1.0) == (3, 1.0)
+    assert fewest_sends("count", labels, 0.0)[0] == 1

@@ -11,12 +11,8 @@ Two decoding backends yield the same `Frame` records:
 or the `color` flag, so that thresholds tuned on one path hold on the others. Filters only
 ever look at a shrunken frame, so `Frame.small` shrinks the decoder's own Y plane first
 and stretches it to full range after: the stretch then touches a few thousand pixels
-instead of a whole frame (at 720p the full-size stretch cost 0.64 ms per frame, a sixth
-of the decoder's own time: benchmarks/video/decode.py, "pyav gray" against "pyav decode
-only").
-
-Bad input (a missing file, not a video, no video stream, no decoder, nothing decodable)
-raises `UserError` with one line naming the file.
+instead of a whole frame (benchmarks/video/decode.py times both: "pyav gray" is the
+full-size stretch, "pyav gray small" the filters' whole path, shrink included).
 """
 
 from __future__ import annotations

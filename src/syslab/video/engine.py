@@ -27,6 +27,11 @@ SMALL_WIDTH = 160  # filters see brightness frames this wide (features cost µs 
 THUMB_WIDTH = 64  # the cascade's colour thumbnails are at least this wide
 
 
+def profile_split(n: int, fraction: float = PROFILE_FRACTION) -> int:
+    """Index of the first frame after the profile part of an `n`-frame clip."""
+    return max(1, min(n - 1, round(n * fraction)))
+
+
 @dataclass
 class ClipData:
     """A clip reduced to what filters and metrics read."""
@@ -43,7 +48,7 @@ class ClipData:
 
     def split(self, fraction: float = PROFILE_FRACTION) -> int:
         """Index of the first frame after the profile part."""
-        return max(1, min(len(self) - 1, round(len(self) * fraction)))
+        return profile_split(len(self), fraction)
 
     def profile(self, target: float, fraction: float = PROFILE_FRACTION) -> Profile:
         k = self.split(fraction)

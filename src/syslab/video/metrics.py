@@ -62,3 +62,54 @@ def summarize(kind: str, gt: np.ndarray, est: np.ndarray, sent: np.ndarray, fps:
         float("nan"),
         "target": target,
     }
+
+
+def fewest_sends(kind: str, labels: np.ndarray, target: float) -> tuple[int, float]:
+    """The fewest frames a filter that reuses the last answer must send for a mean accuracy
+    of at least `target` over `labels`, if it knew every answer in advance, and the accuracy
+    it then reaches. The first frame is always sent. The bound no causal filter can beat.
+
+    Dynamic programming: after k sends, `best[i]` is the highest total accuracy over the
+    frames before i when the k-th send is frame i; a send at j answers frames j .. i-1.
+    Numpy over (j, i) pairs, O(k n²) for k sends; `fewest_sends_reference` is the plain
+    search it is tested against.
+    """
+    gt = np.asarray(labels)
+    n = len(gt)
+    if n == 0:
+        return 0, 1.0
+    # acc[j, t]: frame t answered with frame j's answer
+    acc = frame_accuracy(kind, np.broadcast_to(gt[None, :], (n, n)).ravel(),
+                         np.broadcast_to(gt[:, None], (n, n)).ravel()).reshape(n, n)
+    before = np.concatenate([np.zeros((n, 1)), np.cumsum(acc, axis=1)], axis=1)
+    # run[j, i]: total accuracy of frames j .. i-1 answered by frame j (i > j)
+    run = before - before[np.arange(n), np.arange(n)][:, None]
+    later = np.triu(np.ones((n, n), bool), 1)
+    best = np.full(n, -np.inf)
+    best[0] = 0.0
+    for k in range(1, n + 1):
+        total = float(np.max(best + run[:, n]))
+        if total >= target * n - 1e-9:
+            return k, total / n
+        best = np.max(np.where(later, best[:, None] + run[:, :n], -np.inf), axis=0)
+    return n, 1.0
+
+
+def fewest_sends_reference(kind: str, labels: np.ndarray, target: float) -> tuple[int, float]:
+    """`fewest_sends` by trying every set of sent frames, smallest first (tiny clips only)."""
+    from itertools import combinations
+
+    gt = np.asarray(labels)
+    n = len(gt)
+    if n == 0:
+        return 0, 1.0
+    for k in range(1, n + 1):
+        best = -1.0
+        for rest in combinations(range(1, n), k - 1):
+            sent = np.zeros(n, bool)
+            sent[[0, *rest]] = True
+            last = np.maximum.accumulate(np.where(sent, np.arange(n), 0))
+            best = max(best, float(frame_accuracy(kind, gt, gt[last]).mean()))
+        if best >= target - 1e-9:
+            return k, best
+    return n, 1.0

@@ -131,8 +131,8 @@ class Cascade(Filter):
         if self.last is not None and mse(self.last, small) < self.diff_mse:
             return REUSE
         self.last = small
-        if self.model is None or thumb is None:
-            return SEND
+        if self.model is None or thumb is None or self.confidence > 1.0:
+            return SEND  # (a CNN that can never be confident enough is not worth running)
         with torch.no_grad():
             p = torch.softmax(self.model(to_tensor(thumb[None])), dim=1)[0].numpy()
         if p.max() >= self.confidence:

@@ -150,5 +150,5 @@ class ClosedLoop(Filter):
         return max(1, min(best, 2 * self.gap, self.max_gap))
 
     def describe(self) -> str:
-        cnn = ", cnn" if self.cnn is not None and self.cnn.model is not None else ""
+        cnn = ", cnn" if self.cnn is not None and self.cnn.confidence <= 1.0 else ""
         return f"ours-{self.feature}(trigger>{self.trigger:.3g}{cnn})"
