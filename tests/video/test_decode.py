@@ -59,6 +59,15 @@ def test_decode_gives_every_frame_with_full_range_gray(clip, which) -> None:
     assert err < 8
 
 
+@pytest.mark.parametrize("backend", ["pyav", "opencv"])
+def test_colour_is_made_on_demand_in_the_gray_path(clip, backend) -> None:
+    coloured = [f.bgr for f in frames(clip.path, backend=backend, color=True)]
+    for f, bgr in zip(frames(clip.path, backend=backend, color=False), coloured, strict=True):
+        assert f.bgr is None
+        assert np.array_equal(f.to_bgr(), bgr)
+        assert f.to_bgr() is f.bgr  # converted once
+
+
 def test_small_frames_stretch_after_shrinking_as_if_before(clip) -> None:
     decoded = list(frames(clip.path, color=False))
     assert any(f.limited for f in decoded)  # H.264 in yuv420p: limited range, stretched

@@ -170,6 +170,40 @@ def test_cascade_answers_frames_like_the_empty_scene_without_its_cnn():
     assert sent.sum() < sent_alone.sum()
 
 
+def test_thumbnails_handed_over_as_functions_are_made_only_when_looked_at():
+    clip = scene(n=400)
+    rng = np.random.default_rng(0)
+    thumbs = np.clip(rng.normal(100, 3, (400, 36, 64, 3)), 0, 255).astype(np.uint8)
+    thumbs[clip.labels > 0, 10:20, 20:40] = (40, 40, 220)
+    clip.thumbs, clip.kind = thumbs, "presence"
+    k = clip.split(0.5)
+    made: list[int] = []
+
+    def lazily(i: int):
+        def make() -> np.ndarray:
+            made.append(i)
+            return thumbs[i]
+        return make
+
+    runs = []
+    for lazy in (False, True):
+        flt = make_filter("cascade")
+        flt.epochs = 15
+        flt.fit(clip.profile(0.9, fraction=0.5))
+        flt.reset()
+        decisions = []
+        for i in range(k, len(clip)):
+            thumb = lazily(i) if lazy else thumbs[i]
+            decisions.append(flt.decide(i - k, clip.small[i], thumb))
+        runs.append(decisions)
+        if lazy:
+            # the same decisions, and thumbnails made only for frames past the difference
+            # detectors (the empty stretch after frame 300 never needs one)
+            assert 0 < len(made) < len(clip) - k
+            assert not any(i >= 310 for i in made)
+    assert runs[0] == runs[1]
+
+
 def test_a_cnn_that_never_settles_is_not_run():
     from syslab.video.filters.cascade import Cascade
 

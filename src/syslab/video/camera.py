@@ -263,7 +263,8 @@ def run_camera(
 
         # Decode past the profile part now, so that neither the camera's CPU nor the pacing
         # clock counts it: the stream starts at the first scored frame.
-        decoded = frames(path, color=True)
+        # brightness only: colour is made for the frames that need it (`Frame.to_bgr`)
+        decoded = frames(path, color=False)
         first = next((f for f in decoded if f.index >= k), None)
         source = itertools.chain([first] if first is not None else [], decoded)
         stream = paced(source, clip.fps) if pace else ((f, time.monotonic()) for f in source)
@@ -296,11 +297,13 @@ def run_camera(
                 live.had[i] = live.last_answer
                 live.capture[i] = captured
                 small = frame.small(SMALL_WIDTH)
-                # thumbnails exactly as load_clip made the ones the filter learned on
-                thumb = downscale(frame.bgr, THUMB_WIDTH) if flt.needs_thumbs else None
+                # thumbnails exactly as load_clip made the ones the filter learned on, made
+                # only if a filter looks at one (most frames never reach a CNN)
+                thumb = ((lambda f=frame: downscale(f.to_bgr(), THUMB_WIDTH))
+                         if flt.needs_thumbs else None)
                 decision = flt.decide(i, small, thumb)
                 if decision.send:
-                    ok, jpeg = cv2.imencode(".jpg", frame.bgr, params)
+                    ok, jpeg = cv2.imencode(".jpg", frame.to_bgr(), params)
                     data = wire.encode(wire.frame(frame.index, captured, jpeg.tobytes()))
                     while not conn.send(data):
                         if conn.server_error is not None:

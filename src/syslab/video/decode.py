@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -66,11 +66,24 @@ class Frame:
     luma: np.ndarray  # (H, W) uint8 brightness (Y) plane as decoded
     bgr: np.ndarray | None  # (H, W, 3) uint8, None in the gray-only fast path
     limited: bool = False  # luma is in limited ("TV") range, 16..235
+    # What `to_bgr` converts when `bgr` was not made: the decoder's frame (PyAV) or the
+    # BGR array OpenCV decodes anyway.
+    source: av.VideoFrame | np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @functools.cached_property
     def gray(self) -> np.ndarray:
         """(H, W) uint8 full-range brightness."""
         return _full_range(self.luma) if self.limited else self.luma
+
+    def to_bgr(self) -> np.ndarray:
+        """The frame in BGR, converted on first use in the gray-only path (a camera needs
+        colour only for the frames it sends or shows a CNN)."""
+        if self.bgr is None:
+            if self.source is None:
+                raise ValueError(f"frame {self.index} was decoded without colour")
+            self.bgr = (self.source if isinstance(self.source, np.ndarray)
+                        else self.source.to_ndarray(format="bgr24"))
+        return self.bgr
 
     def small(self, width: int) -> np.ndarray:
         """Full-range brightness shrunk as `downscale(gray, width)` would (within a level
@@ -155,9 +168,9 @@ def frames(
 ) -> Iterator[Frame]:
     """The frames of `path`, in order.
 
-    `color=False` skips the colour conversion (`bgr` is None); `keyframes_only` decodes
-    the keyframes alone (PyAV only), each keeping its number in the full stream; `limit`
-    stops after that many frames.
+    `color=False` skips the colour conversion (`bgr` is None until `to_bgr` makes it);
+    `keyframes_only` decodes the keyframes alone (PyAV only), each keeping its number in
+    the full stream; `limit` stops after that many frames.
     """
     path = Path(path)
     if backend not in BACKENDS:
@@ -255,7 +268,8 @@ def _pyav_frames(info: VideoInfo, color: bool, keyframes_only: bool,
                 # and all clips here are constant-rate.
                 t = index / fps if fps else float(frame.time or 0.0)
                 luma, limited = _luma(frame)
-                yield Frame(index=index, t=t, luma=luma, bgr=bgr, limited=limited)
+                yield Frame(index=index, t=t, luma=luma, bgr=bgr, limited=limited,
+                            source=None if color else frame)
                 n += 1
                 if limit is not None and n >= limit:
                     break
@@ -279,7 +293,7 @@ def _opencv_frames(info: VideoInfo, color: bool, limit: int | None) -> Iterator[
                 break
             gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
             yield Frame(index=n, t=n / fps if fps else 0.0, luma=gray,
-                        bgr=bgr if color else None)
+                        bgr=bgr if color else None, source=None if color else bgr)
             n += 1
         if n == 0 and limit != 0:
             raise UserError(f"{path}: the video stream has no decodable frames")

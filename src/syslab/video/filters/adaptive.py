@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from syslab.video.features import FEATURES
-from syslab.video.filters.base import REUSE, SEND, Decision, Filter, Profile
+from syslab.video.filters.base import REUSE, SEND, Decision, Filter, Profile, Thumb
 from syslab.video.filters.difference import Difference, consecutive
 from syslab.video.filters.tuning import diff_candidates, most_filtering
 from syslab.video.metrics import SEGMENT_S
@@ -75,8 +75,7 @@ class Adaptive(Filter):
         nearest = np.argsort(dist)[:NEIGHBOURS]
         return float(np.min(self.thresholds[nearest]))  # the most careful of the neighbours
 
-    def decide(self, index: int, small: np.ndarray, thumb: np.ndarray | None = None
-               ) -> Decision:
+    def decide(self, index: int, small: np.ndarray, thumb: Thumb = None) -> Decision:
         if index % self.segment == 0 and self.diffs:
             self.threshold = self._lookup()
             self.diffs = []

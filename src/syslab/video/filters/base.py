@@ -2,7 +2,8 @@
 
 A filter is a plain object (no I/O): the camera, the offline evaluator and the tests all
 drive it the same way, frame by frame, with the frame's small brightness image (and, for
-filters that want colour, a small colour thumbnail). For each frame it decides:
+filters that want colour, a small colour thumbnail, or a function that makes it: the
+camera makes a thumbnail only when a filter looks at it). For each frame it decides:
 
 - `SEND`: send the frame to the server, which runs the detector on it;
 - `REUSE`: don't send; the answer is the last answer the camera has;
@@ -20,10 +21,22 @@ first part of the clip and the reference's answers on it (Reducto's profiling).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
+
+# A frame's colour thumbnail, or a function that makes it. Live, the camera hands over the
+# function: converting a frame to colour alone costs a third of decoding it
+# (benchmarks/video/decode.py, "pyav bgr" against "pyav gray"), and most frames never
+# reach a filter's CNN.
+Thumb = np.ndarray | Callable[[], np.ndarray] | None
+
+
+def resolve(thumb: Thumb) -> np.ndarray | None:
+    """The thumbnail itself, made now if it was handed over as a function."""
+    return thumb() if callable(thumb) else thumb
 
 
 @dataclass(frozen=True)
@@ -64,8 +77,7 @@ class Filter(ABC):
         """Forget the stream so far (the last sent frame); called before each run."""
 
     @abstractmethod
-    def decide(self, index: int, small: np.ndarray, thumb: np.ndarray | None = None
-               ) -> Decision:
+    def decide(self, index: int, small: np.ndarray, thumb: Thumb = None) -> Decision:
         """The decision for frame `index` (frames come in order, none skipped)."""
 
     def sent(self, index: int, small: np.ndarray) -> None:  # noqa: B027 (optional)

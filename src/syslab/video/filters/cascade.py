@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from syslab.video.features import mse
-from syslab.video.filters.base import REUSE, SEND, Decision, Filter, Profile
+from syslab.video.filters.base import REUSE, SEND, Decision, Filter, Profile, Thumb, resolve
 from syslab.video.filters.empty import EmptyScene
 
 
@@ -122,8 +122,7 @@ class Cascade(Filter):
             self.empty.reset()
         torch.set_num_threads(1)  # one core per camera process (and the replay)
 
-    def decide(self, index: int, small: np.ndarray, thumb: np.ndarray | None = None
-               ) -> Decision:
+    def decide(self, index: int, small: np.ndarray, thumb: Thumb = None) -> Decision:
         if self.empty is not None:
             d = self.empty.decide(index, small)
             if not d.send:
@@ -134,7 +133,7 @@ class Cascade(Filter):
         if self.model is None or thumb is None or self.confidence > 1.0:
             return SEND  # (a CNN that can never be confident enough is not worth running)
         with torch.no_grad():
-            p = torch.softmax(self.model(to_tensor(thumb[None])), dim=1)[0].numpy()
+            p = torch.softmax(self.model(to_tensor(resolve(thumb)[None])), dim=1)[0].numpy()
         if p.max() >= self.confidence:
             return Decision(False, int(p.argmax()))
         return SEND

@@ -31,7 +31,7 @@ from collections import deque
 import numpy as np
 
 from syslab.video.features import FEATURES
-from syslab.video.filters.base import REUSE, SEND, Decision, Filter, Profile
+from syslab.video.filters.base import REUSE, SEND, Decision, Filter, Profile, Thumb
 from syslab.video.filters.cascade import Cascade
 from syslab.video.filters.difference import Difference, consecutive
 from syslab.video.filters.empty import EmptyScene
@@ -95,8 +95,7 @@ class ClosedLoop(Filter):
         self.last_index = -1
         self.history: deque[tuple[int, int]] = deque()  # recent (frame, answer) pairs
 
-    def decide(self, index: int, small: np.ndarray, thumb: np.ndarray | None = None
-               ) -> Decision:
+    def decide(self, index: int, small: np.ndarray, thumb: Thumb = None) -> Decision:
         if self.gate is not None:
             d = self.gate.decide(index, small, thumb)
             if not d.send:

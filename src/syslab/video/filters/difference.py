@@ -13,7 +13,7 @@ import numpy as np
 
 from syslab.common.errors import UserError
 from syslab.video.features import FEATURES
-from syslab.video.filters.base import REUSE, SEND, Decision, Filter, Profile
+from syslab.video.filters.base import REUSE, SEND, Decision, Filter, Profile, Thumb
 from syslab.video.filters.tuning import diff_candidates, most_filtering
 
 
@@ -46,8 +46,7 @@ class Difference(Filter):
     def reset(self) -> None:
         self.last = None
 
-    def decide(self, index: int, small: np.ndarray, thumb: np.ndarray | None = None
-               ) -> Decision:
+    def decide(self, index: int, small: np.ndarray, thumb: Thumb = None) -> Decision:
         if self.last is None or self.fn(self.last, small) > (self.threshold or 0.0):
             return SEND
         return REUSE

@@ -23,7 +23,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from syslab.video.filters.base import EMPTY, SEND, Decision, Filter, Profile
+from syslab.video.filters.base import EMPTY, SEND, Decision, Filter, Profile, Thumb
 
 KERNEL = np.ones((3, 3), np.uint8)
 
@@ -80,8 +80,7 @@ class EmptyScene(Filter):
         self.background = None if self.learned is None else self.learned.astype(np.float32)
         self.busy_until = -1
 
-    def decide(self, index: int, small: np.ndarray, thumb: np.ndarray | None = None
-               ) -> Decision:
+    def decide(self, index: int, small: np.ndarray, thumb: Thumb = None) -> Decision:
         if self.background is not None and index > self.busy_until:
             bg = self.background.astype(np.uint8)
             if changed_share(small, bg, self.delta) <= self.tau:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from syslab.video.filters.base import SEND, Decision, Filter, Profile
+from syslab.video.filters.base import SEND, Decision, Filter, Profile, Thumb
 
 
 class MaxGap(Filter):
@@ -32,8 +32,7 @@ class MaxGap(Filter):
         self.inner.reset()
         self.last_sent = -(10**9)
 
-    def decide(self, index: int, small: np.ndarray, thumb: np.ndarray | None = None
-               ) -> Decision:
+    def decide(self, index: int, small: np.ndarray, thumb: Thumb = None) -> Decision:
         d = self.inner.decide(index, small, thumb)
         return SEND if not d.send and index - self.last_sent >= self.max_gap else d
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from syslab.video.filters.base import REUSE, SEND, Decision, Filter, Profile
+from syslab.video.filters.base import REUSE, SEND, Decision, Filter, Profile, Thumb
 from syslab.video.filters.tuning import most_filtering
 
 MAX_EVERY = 120
@@ -24,8 +24,7 @@ class Uniform(Filter):
                 lambda k: Uniform(int(k)), candidates, profile.small, profile.labels,
                 profile.kind, profile.target))
 
-    def decide(self, index: int, small: np.ndarray, thumb: np.ndarray | None = None
-               ) -> Decision:
+    def decide(self, index: int, small: np.ndarray, thumb: Thumb = None) -> Decision:
         return SEND if index % (self.every or 1) == 0 else REUSE
 
     def describe(self) -> str:
