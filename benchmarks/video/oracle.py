@@ -2,9 +2,10 @@
 
     .venv/bin/python benchmarks/video/oracle.py [--targets 0.9,0.95]
 
-Every filter here answers a frame it does not send with the last answer it has. A filter
-that knew the reference's answer for every frame in advance would send a frame exactly
-where the answer changes enough to matter; `metrics.fewest_sends` finds the fewest such
+Uniform sampling, the difference filters and ours' loop answer a frame they do not send
+with the last answer they have. Such a filter, if it knew the reference's answer for
+every frame in advance, would send a frame exactly where the answer changes enough to
+matter; `metrics.fewest_sends` finds the fewest such
 sends that keep the mean accuracy at the target, on each shared clip's scored part
 (after the 20 % profile), against the smoothed reference. Where our filter sends many
 times more, the gap is the filter's (knowing *when* the answer changes), not the clip's.

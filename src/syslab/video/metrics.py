@@ -67,7 +67,9 @@ def summarize(kind: str, gt: np.ndarray, est: np.ndarray, sent: np.ndarray, fps:
 def fewest_sends(kind: str, labels: np.ndarray, target: float) -> tuple[int, float]:
     """The fewest frames a filter that reuses the last answer must send for a mean accuracy
     of at least `target` over `labels`, if it knew every answer in advance, and the accuracy
-    it then reaches. The first frame is always sent. The bound no causal filter can beat.
+    it then reaches. The first frame is always sent. No filter that answers the frames it
+    does not send with the last answer can beat it (a filter that answers some frames
+    itself, as the empty-scene gate or a CNN does, can).
 
     Dynamic programming: after k sends, `best[i]` is the highest total accuracy over the
     frames before i when the k-th send is frame i; a send at j answers frames j .. i-1.
