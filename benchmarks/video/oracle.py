@@ -48,10 +48,9 @@ def main() -> None:
         query = parse_query(spec.query, det.classes)
         labels = reference_answers(path, det, query, 9, progress=False)
         scored = labels[profile_split(len(labels)):]
-        kind = query.kind if query.kind != "boxes" else "count"
         for target in targets:
             t0 = time.process_time()
-            sends, accuracy = fewest_sends(kind, scored, target)
+            sends, accuracy = fewest_sends(query.judged_as, scored, target)
             rows.append({"clip": name, "query": spec.query, "target": target,
                          "scored_frames": len(scored), "fewest_sends": sends,
                          "fraction_sent": sends / len(scored), "accuracy": accuracy,

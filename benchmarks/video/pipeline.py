@@ -125,11 +125,10 @@ def live_ceiling(path: Path, det, query) -> dict:
     smoothed = reference_answers(path, det, query, 9, progress=False)
     raw = reference_answers(path, det, query, 1, progress=False)
     k = profile_split(len(smoothed))
-    kind = query.kind if query.kind != "boxes" else "count"
-    out = {"raw": float(frame_accuracy(kind, smoothed[k:], raw[k:]).mean())}
+    out = {"raw": float(frame_accuracy(query.judged_as, smoothed[k:], raw[k:]).mean())}
     for w in (3, 5, 9):
         out[f"causal_median_{w}"] = float(
-            frame_accuracy(kind, smoothed[k:], causal_median(raw, w)[k:]).mean())
+            frame_accuracy(query.judged_as, smoothed[k:], causal_median(raw, w)[k:]).mean())
     return out
 
 

@@ -139,7 +139,7 @@ def test_cascade_settles_frames_it_is_sure_about():
     clip.thumbs = thumbs
     clip.kind = "presence"
     flt = make_filter("cascade")
-    flt.epochs = 15
+    flt.inner.epochs = 15
     r = evaluate(flt, clip, target=0.9, fraction=0.5)
     assert r["accuracy"] >= 0.95
     assert r["settled_locally"] > 0
@@ -148,21 +148,20 @@ def test_cascade_settles_frames_it_is_sure_about():
 def test_cascade_answers_frames_like_the_empty_scene_without_its_cnn():
     # NoScope's difference detector against a reference image: thumbnails of pure noise
     # teach the CNN nothing, so whatever the cascade settles on the empty stretch (frames
-    # 140-199) is the empty-scene stage's "nothing"
+    # 150-199) is the empty-scene stage's "nothing"
     clip = scene()
     rng = np.random.default_rng(1)
     clip.thumbs = rng.integers(0, 255, (len(clip), 36, 64, 3), dtype=np.uint8)
     clip.kind = "presence"
     flt = make_filter("cascade")
-    flt.epochs = 2
+    flt.inner.epochs = 2
     flt.fit(clip.profile(0.9, fraction=0.5))
     flt.reset()
     k = clip.split(0.5)
     sent, known = replay(flt, clip.small[k:], clip.labels[k:], clip.thumbs[k:])
     assert (known[clip.labels[k:] > 0] != 0).all()  # never "nothing" while a square is there
-    assert flt.empty is not None and flt.empty.tau >= 0
-    alone = make_filter("cascade")
-    alone.empty = None
+    assert isinstance(flt, EmptyScene) and flt.tau >= 0
+    alone = flt.inner  # the CNN stage alone, as fitted above
     alone.epochs = 2
     alone.fit(clip.profile(0.9, fraction=0.5))
     alone.reset()
@@ -188,7 +187,7 @@ def test_thumbnails_handed_over_as_functions_are_made_only_when_looked_at():
     runs = []
     for lazy in (False, True):
         flt = make_filter("cascade")
-        flt.epochs = 15
+        flt.inner.epochs = 15
         flt.fit(clip.profile(0.9, fraction=0.5))
         flt.reset()
         decisions = []
@@ -211,7 +210,7 @@ def test_a_cnn_that_never_settles_is_not_run():
         def __call__(self, x):
             raise AssertionError("the CNN ran")
 
-    flt = Cascade(diff_mse=-1.0, empty_reference=False)
+    flt = Cascade(diff_mse=-1.0)
     flt.reset()
     flt.model, flt.confidence = Exploding(), 1.1  # calibrated: never confident enough
     thumb = np.zeros((36, 64, 3), np.uint8)

@@ -38,6 +38,12 @@ def test_parse_any_is_every_class() -> None:
     assert parse_query("boxes:car", COCO_NAMES).kind == "boxes"
 
 
+def test_boxes_are_judged_by_their_count() -> None:
+    assert parse_query("boxes:car", COCO_NAMES).judged_as == "count"
+    assert parse_query("count:car", COCO_NAMES).judged_as == "count"
+    assert parse_query("presence:car", COCO_NAMES).judged_as == "presence"
+
+
 @pytest.mark.parametrize(("text", "message"), [
     ("car", "is not KIND:CLASSES"),
     ("size:car", "unknown query kind 'size'"),

@@ -42,6 +42,9 @@ def test_compare_writes_a_plot_and_results_per_clip(syslab, clip, tmp_path, monk
 def test_filters_and_models_list_what_there_is(syslab):
     r = syslab("video", "filters")
     assert r.code == 0 and "cascade" in r.out and "ours" in r.out
+    lines = {line.split("│")[1].strip(): line for line in r.out.splitlines()
+             if line.count("│") >= 3}
+    assert "NoScope" in lines["cascade"] and "every frame" in lines["all"]
     r = syslab("video", "models")
     assert r.code == 0 and "yolo-fastest-1.1-xl.weights" in r.out
 

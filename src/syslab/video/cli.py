@@ -193,9 +193,9 @@ def compare(
 def filters() -> None:
     """List the frame filters."""
     from syslab.common.report import Table
-    from syslab.video.filters import filter_names, make_filter
+    from syslab.video.filters import filter_description, filter_names
 
-    rows = [{"filter": n, "what": make_filter(n).description} for n in filter_names()]
+    rows = [{"filter": n, "what": filter_description(n)} for n in filter_names()]
     _console().print(Table("filters ('+gap' after a name adds the max-gap guard)",
                            ["filter", "what"], rows).to_rich())
 

@@ -99,7 +99,7 @@ def load_clip(path: Path, detector: Detector, query: Query, *, smooth_window: in
         raise UserError(f"{path}: no frames decoded")
     return ClipData(
         name=Path(path).stem, small=np.stack(small[:n]), labels=labels[:n], fps=info.fps,
-        kind=query.kind if query.kind != "boxes" else "count",
+        kind=query.judged_as,
         thumbs=np.stack(thumb[:n]) if thumbs else None,
     )
 

@@ -33,6 +33,11 @@ class Query:
         return self.text
 
     @property
+    def judged_as(self) -> str:
+        """The kind its answers are scored as: a boxes query by its number of boxes."""
+        return "count" if self.kind == "boxes" else self.kind
+
+    @property
     def ids(self) -> np.ndarray:
         """The class ids as a sorted int array, for np.isin."""
         return np.array(sorted(self.class_ids), dtype=np.int64)

@@ -27,6 +27,19 @@ def filter_names() -> list[str]:
                                                              "ours"])
 
 
+# Names built from other filters describe themselves here, not by their outer part.
+_COMPOSED = {
+    "all": "every frame (the reference pipeline)",
+    "cascade": "NoScope: difference detectors against the learned empty scene and the last "
+               "frame checked, then a tiny CNN trained on the profile",
+}
+
+
+def filter_description(name: str) -> str:
+    """One line on what filter `name` does, for listings."""
+    return _COMPOSED.get(name) or make_filter(name).description
+
+
 def make_filter(name: str) -> Filter:
     """A fresh filter for `name` (filters keep state across one run)."""
     base = name.removesuffix(GAP_SUFFIX)
@@ -45,7 +58,9 @@ def make_filter(name: str) -> Filter:
     elif base == "empty":
         flt = EmptyScene()
     elif base == "cascade":
-        flt = Cascade()
+        # NoScope's two difference detectors: against the empty scene, then the CNN's own
+        # against the last frame it checked
+        flt = EmptyScene(inner=Cascade())
     elif base == "ours":
         flt = ClosedLoop()
     else:
@@ -54,4 +69,5 @@ def make_filter(name: str) -> Filter:
     return MaxGap(flt) if name.endswith(GAP_SUFFIX) else flt
 
 
-__all__ = ["Decision", "Filter", "Profile", "filter_names", "make_filter"]
+__all__ = ["Decision", "Filter", "Profile", "filter_description", "filter_names",
+           "make_filter"]

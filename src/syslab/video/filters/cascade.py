@@ -8,11 +8,11 @@ of the clip) to predict the reference's answer: present or not for a presence qu
 count (capped at the profile's largest) for a count query. Its confidence threshold is
 calibrated on the last quarter of the profile, held out from training: the lowest
 threshold at which the frames it would settle agree with the reference at least
-`agreement` of the time. In front of it, as in NoScope, difference detectors of both
-kinds the paper describes: against a reference image of the empty scene (the empty-scene
-filter, `filters.empty`: a frame that matches it is answered "nothing"), and against an
-earlier frame (MSE against the last frame that reached the CNN or the detector: a frame
-that barely changed reuses the last answer).
+`agreement` of the time. In front of it, as in NoScope, a difference detector against an
+earlier frame: a frame that barely changed (MSE against the last frame that reached the
+CNN or the detector) reuses the last answer. NoScope's other difference detector, against
+a reference image of the empty scene, is the empty-scene filter: the `cascade` filter
+(`filters.make_filter`) is `EmptyScene(inner=Cascade())`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from torch import nn
 
 from syslab.video.features import mse
 from syslab.video.filters.base import REUSE, SEND, Decision, Filter, Profile, Thumb, resolve
-from syslab.video.filters.empty import EmptyScene
 
 
 class TinyCNN(nn.Module):
@@ -52,15 +51,11 @@ def to_tensor(thumbs: np.ndarray) -> torch.Tensor:
 
 class Cascade(Filter):
     name = "cascade"
-    description = ("NoScope: difference detectors against the empty scene and the last frame "
-                   "checked, then a tiny CNN trained on the profile")
+    description = "NoScope: MSE difference detector, then a tiny CNN trained on the profile"
     needs_thumbs = True
 
     def __init__(self, agreement: float = 0.99, epochs: int = 60, diff_mse: float = 4.0,
-                 seed: int = 0, empty_reference: bool = True):
-        # the reference-image detector learns an empty scene only from a profile that has
-        # empty frames; without one it never settles anything
-        self.empty = EmptyScene() if empty_reference else None
+                 seed: int = 0):
         self.agreement = agreement
         self.epochs = epochs
         self.diff_mse = diff_mse  # below this MSE against the last checked frame: reuse
@@ -72,8 +67,6 @@ class Cascade(Filter):
     def fit(self, profile: Profile) -> None:
         if profile.thumbs is None:
             raise ValueError("the cascade needs colour thumbnails in the profile")
-        if self.empty is not None:
-            self.empty.fit(profile)
         y = labels_for(profile.kind, profile.labels)
         self.classes = int(y.max()) + 1
         n = len(y)
@@ -118,15 +111,9 @@ class Cascade(Filter):
 
     def reset(self) -> None:
         self.last: np.ndarray | None = None
-        if self.empty is not None:
-            self.empty.reset()
         torch.set_num_threads(1)  # one core per camera process (and the replay)
 
     def decide(self, index: int, small: np.ndarray, thumb: Thumb = None) -> Decision:
-        if self.empty is not None:
-            d = self.empty.decide(index, small)
-            if not d.send:
-                return d
         if self.last is not None and mse(self.last, small) < self.diff_mse:
             return REUSE
         self.last = small
@@ -140,5 +127,4 @@ class Cascade(Filter):
 
     def describe(self) -> str:
         c = "never settles" if self.confidence > 1 else f"settles at p≥{self.confidence:.3f}"
-        gate = "" if self.empty is None else f"{self.empty.describe()}, "
-        return f"cascade({gate}{self.classes} classes, CNN {c})"
+        return f"cascade({self.classes} classes, CNN {c})"

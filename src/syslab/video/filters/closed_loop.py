@@ -56,9 +56,8 @@ class ClosedLoop(Filter):
         self.prior_pairs = prior_pairs
         self.prior = np.ones(2)
         self.gate = EmptyScene() if empty_gate else None
-        # the CNN sees every frame the loop would send: no difference detectors of its own
-        # (the gate above is the empty-scene one)
-        self.cnn = Cascade(diff_mse=-1.0, empty_reference=False) if cnn else None
+        # the CNN sees every frame the loop would send: no MSE pre-filter of its own
+        self.cnn = Cascade(diff_mse=-1.0) if cnn else None
         self.needs_thumbs = cnn
         self.kind = "count"
         self.target = 0.9
