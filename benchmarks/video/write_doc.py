@@ -135,9 +135,15 @@ def decode(r: dict) -> str:
         + f"\n\nGoal ≥ {s['goal_fps_per_core']:.0f} frames/s per core at 720p. High profile: "
         + ", ".join(f"{k} {v:.0f} ({_yes(s['met_720p'].get(k))})"
                     for k, v in s["fps_720p"].items() if k in s["met_720p"])
-        + (". Baseline profile: " + ", ".join(
-            f"{k} {by['720p-base', k]['fps_per_core']:.0f} ({_yes(v)})"
-            for k, v in s["met_720p_baseline"].items()) if "met_720p_baseline" in s else "")
+        + "".join(
+            f". {title}: " + ", ".join(f"{k} {by[clip, k]['fps_per_core']:.0f} ({_yes(v)})"
+                                       for k, v in s[key].items())
+            for title, clip, key in (("Baseline profile", "720p-base", "met_720p_baseline"),
+                                     ("Fast-decode tuning", "720p-fastdecode",
+                                      "met_720p_fastdecode"))
+            if key in s)
+        + ("; file sizes " + ", ".join(f"{k} {v:,.0f} KB" for k, v in s["kb_720p"].items())
+           + " (the same crf: fast decoding costs bits)" if "kb_720p" in s else "")
         + f". Brightness plane vs BGR: {s['gray_speedup_720p']:.2f}× faster. For comparison "
         "only (another clip, another day): the research note measured OpenCV BGR at 2.25 "
         "ms/frame on its own 720p re-encode; the detectors table below shows how much slower "

@@ -12,7 +12,15 @@ import pytest
 
 from syslab.common.data import lab_data
 from syslab.common.errors import UserError
-from syslab.video.decode import Frame, downscale, frames, paced, probe, write_video
+from syslab.video.decode import (
+    Frame,
+    downscale,
+    downscale_reference,
+    frames,
+    paced,
+    probe,
+    write_video,
+)
 from syslab.video.workloads import CLIPS
 
 from .conftest import FPS, GOP, HEIGHT, WIDTH
@@ -133,6 +141,25 @@ def test_downscale_keeps_the_aspect_ratio() -> None:
     assert downscale(gray, 640) is gray
 
 
+
+@pytest.mark.parametrize("shape, width", [
+    ((720, 1280), 160),     # factor 8: three halvings
+    ((432, 768, 3), 64),    # factor 12: two halvings, then 3
+    ((366, 645), 160),      # factor 4 with a ragged border to cut
+    ((240, 321), 100),      # factor 3: one odd step
+    ((1080, 1920), 160),    # factor 12
+])
+def test_downscale_by_halvings_is_the_block_mean(shape, width) -> None:
+    rng = np.random.default_rng(len(shape) + width)
+    image = cv2.GaussianBlur(rng.integers(0, 256, shape, dtype=np.uint8), (5, 5), 2)
+    fast, ref = downscale(image, width), downscale_reference(image, width)
+    assert fast.shape == ref.shape and fast.dtype == np.uint8
+    # each halving rounds to whole levels: at most one level from the one-step mean
+    assert np.abs(fast.astype(int) - ref.astype(int)).max() <= 1
+    k = shape[1] // width
+    block = image[:k, :k].astype(float).mean(axis=(0, 1))
+    assert np.abs(fast[0, 0].astype(float) - block).max() <= 1.5
+
 # --- the simulated camera ----------------------------------------------------------------
 
 
@@ -186,6 +213,17 @@ def test_paced_uses_frame_numbers_so_keyframes_keep_their_time() -> None:
 # --- the writer ----------------------------------------------------------------------------
 
 
+def test_write_video_fastdecode_leaves_out_cabac_and_deblocking(tmp_path: Path) -> None:
+    images = [np.full((64, 96, 3), 40 * k, np.uint8) for k in range(5)]
+    plain, fast = tmp_path / "plain.mp4", tmp_path / "fast.mp4"
+    write_video(plain, images, 10)
+    write_video(fast, images, 10, tune="fastdecode")
+    # x264 writes its settings into the stream as text
+    assert b"cabac=1" in plain.read_bytes() and b"deblock=1" in plain.read_bytes()
+    assert b"cabac=0" in fast.read_bytes() and b"deblock=0" in fast.read_bytes()
+    assert len(list(frames(fast))) == 5
+
+
 def test_write_video_roundtrip_mpeg4(tmp_path: Path) -> None:
     images = [np.full((64, 96, 3), 40 * k, np.uint8) for k in range(5)]
     path = tmp_path / "sub" / "flat.avi"
@@ -207,6 +245,8 @@ def test_write_video_refuses_bad_frames(tmp_path: Path) -> None:
     assert "no frames" in user_error(write_video, out, [], 10)
     assert "rate" in user_error(write_video, out, [frame], 0)
     assert "encoder" in user_error(write_video, out, [frame], 10, codec="nosuchcodec")
+    assert "refused its settings" in user_error(write_video, out, [frame], 10, tune="nosuch")
+    assert not out.exists()
     odd_name = tmp_path / "x.notaformat"
     assert user_error(write_video, odd_name, [frame], 10).startswith(f"{odd_name}: cannot write")
 
