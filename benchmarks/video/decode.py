@@ -45,7 +45,7 @@ from rich.console import Console
 from syslab.common.data import lab_data
 from syslab.common.records import machine_record, update_json
 from syslab.common.report import Table
-from syslab.video.decode import frames, probe, write_video
+from syslab.video.decode import downscale, downscale_reference, frames, probe, write_video
 from syslab.video.engine import SMALL_WIDTH
 from syslab.video.workloads import CLIPS, synthesize
 
@@ -116,6 +116,22 @@ PATHS = {
 }
 
 
+def shrink_cost(path: Path, repeats: int) -> dict:
+    """CPU ms per 720p frame of the shrink to SMALL_WIDTH: as `downscale` does it
+    (halvings) and as one area resize (`downscale_reference`), on the clip's Y planes."""
+    planes = [f.luma for f in frames(path, color=False, limit=100)]
+    out = {}
+    for name, fn in (("halvings", downscale), ("one area resize", downscale_reference)):
+        runs = []
+        for _ in range(repeats):
+            t0 = time.process_time()
+            for plane in planes:
+                fn(plane, SMALL_WIDTH)
+            runs.append(time.process_time() - t0)
+        out[name] = 1e3 * min(runs) / len(planes)
+    return out
+
+
 def best_cpu(fn, path: Path, repeats: int) -> tuple[float, int, list[float]]:
     runs, n = [], 0
     for _ in range(repeats):
@@ -179,6 +195,7 @@ def main() -> None:
                                 for m in ("pyav bgr", "pyav gray", "pyav gray small",
                                           "opencv bgr")},
         "kb_720p": {label: path.stat().st_size / 1024 for label, path in clips720},
+        "shrink_720p_ms": shrink_cost(clips720[0][1], args.repeats),
         "gray_speedup_720p": by["720p", "pyav gray"]["gray_speedup"],
         "goal_gray_speedup": GOAL_GRAY_SPEEDUP,
         "met_gray_speedup": by["720p", "pyav gray"]["gray_speedup"] >= GOAL_GRAY_SPEEDUP,

@@ -144,6 +144,9 @@ def decode(r: dict) -> str:
             if key in s)
         + ("; file sizes " + ", ".join(f"{k} {v:,.0f} KB" for k, v in s["kb_720p"].items())
            + " (the same crf: fast decoding costs bits)" if "kb_720p" in s else "")
+        + ("; the shrink of a 720p frame to 160 columns, CPU ms: " + ", ".join(
+            f"{k} {v:.2f}" for k, v in s["shrink_720p_ms"].items())
+           if "shrink_720p_ms" in s else "")
         + f". Brightness plane vs BGR: {s['gray_speedup_720p']:.2f}× faster. For comparison "
         "only (another clip, another day): the research note measured OpenCV BGR at 2.25 "
         "ms/frame on its own 720p re-encode; the detectors table below shows how much slower "
@@ -187,9 +190,33 @@ def pipeline(r: dict) -> str:
                           "server CPU ms", "total CPU ms", "lag p50 / p95 ms",
                           "live accuracy", "vs raw reference"], rows)
         + f"\n\nTotal CPU per frame, all / ours (goal ≥ {r['goal_cpu_ratio']:g}x): {ratios}."
+        + send_budget(r)
         + live_ceiling(r["summary"])
         + made_by(r)
     )
+
+
+def send_budget(r: dict) -> str:
+    """For each clip that misses the goal: how many frames `ours` could have sent within it,
+    at this run's camera and per-sent-frame server costs."""
+    by = {(x["clip_name"], x["name"]): x for x in r["rows"]}
+    goal, lines = r["goal_cpu_ratio"], []
+    for s in r["summary"]:
+        a, o = by.get((s["clip"], "all")), by.get((s["clip"], "ours"))
+        if s["meets_goal"] or a is None or o is None or not o["sent"]:
+            continue
+        allowed = a["total_cpu_ms_per_frame"] / goal
+        per_sent = o["server_cpu_ms_per_frame"] * o["frames"] / o["sent"]
+        share = max(0.0, (allowed - o["camera_cpu_ms_per_frame"]) / per_sent)
+        lines.append(
+            f"{s['clip']}: `all` costs {a['total_cpu_ms_per_frame']:.1f} ms per frame, so "
+            f"{goal:g}x allows {allowed:.1f} ms; `ours`' camera takes "
+            f"{o['camera_cpu_ms_per_frame']:.2f} ms and each frame it sends {per_sent:.1f} ms "
+            f"of server CPU, so at most {share:.1%} of frames may go out "
+            f"({share * o['frames']:.0f} of {o['frames']}); it sent "
+            f"{o['sent'] / o['frames']:.1%} ({o['sent']})")
+    return ("\n\nThe sending budget where the goal is missed: " + "; ".join(lines) + "."
+            if lines else "")
 
 
 def live_ceiling(summary: list[dict]) -> str:
