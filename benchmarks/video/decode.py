@@ -1,6 +1,6 @@
 """Decode speed per core: frames per CPU second of each decoding path, 720p and real clips.
 
-    .venv/bin/python benchmarks/video/decode.py [--repeats 3] [--rebuild]
+    .venv/bin/python benchmarks/video/decode.py [--repeats 5] [--rebuild]
 
 Three 1280x720 H.264 clips (libx264 crf 23, preset medium, keyframe every 2 s, yuv420p;
 High profile as x264 makes by default; Baseline profile as low-end cameras send; and x264's
@@ -165,7 +165,7 @@ def measure(label: str, path: Path, repeats: int, console: Console) -> list[dict
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--rebuild", action="store_true", help="re-encode the 720p clip")
     args = parser.parse_args()
     cv2.setNumThreads(1)
