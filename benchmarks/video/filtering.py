@@ -132,21 +132,28 @@ def filter_cost(path: Path, names: list[str], clip, n: int = 300) -> dict:
 
 MARGINS = (0.02, 0.03, 0.04, 0.05)
 PRIOR_PAIRS = (5.0, 20.0)
+TRIGGER_FACTORS = (1.5, 3.0, 4.0, float("inf"))  # inf: no difference trigger at all
 
 
 def sensitivity(clip, target: float) -> list[dict]:
-    """Ours at each (margin, prior weight): how its two knobs were chosen (the defaults
-    are the pair that met every goal on these clips; this table shows how much it
-    matters)."""
+    """Ours at each (margin, prior weight), then at other difference-trigger factors with
+    the default pair: how its knobs were chosen (the defaults are the setting that met
+    every goal on these clips; this table shows how much each matters)."""
     from syslab.video.filters.closed_loop import ClosedLoop
 
+    default = ClosedLoop()
+    settings = [{"margin": m, "prior_pairs": p, "trigger_factor": default.trigger_factor}
+                for m in MARGINS for p in PRIOR_PAIRS]
+    settings += [{"margin": default.margin, "prior_pairs": default.prior_pairs,
+                  "trigger_factor": t} for t in TRIGGER_FACTORS]
     out = []
-    for margin in MARGINS:
-        for pairs in PRIOR_PAIRS:
-            r = evaluate(ClosedLoop(margin=margin, prior_pairs=pairs), clip, target)
-            out.append({"margin": margin, "prior_pairs": pairs, "accuracy": r["accuracy"],
-                        "fraction_filtered": r["fraction_filtered"],
-                        "segments_meeting_target": r["segments_meeting_target"]})
+    for knobs in settings:
+        r = evaluate(ClosedLoop(**knobs), clip, target)
+        if knobs["trigger_factor"] == float("inf"):
+            knobs["trigger_factor"] = None  # "off" (JSON has no infinity)
+        out.append(knobs | {"accuracy": r["accuracy"],
+                            "fraction_filtered": r["fraction_filtered"],
+                            "segments_meeting_target": r["segments_meeting_target"]})
     return out
 
 

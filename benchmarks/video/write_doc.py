@@ -110,14 +110,17 @@ def empty_and_cascade(r: dict) -> str:
     rows = []
     for name, c in r["clips"].items():
         for s in c.get("ours_sensitivity", []):
+            trigger = s.get("trigger_factor", 2.0)
             rows.append([name, f"{s['margin']:g}", f"{s['prior_pairs']:g}",
+                         "off" if trigger is None else f"{trigger:g}×",
                          f"{s['accuracy']:.3f}", f"{s['fraction_filtered']:.3f}",
                          f"{s['segments_meeting_target']:.2f}"])
     if rows:
-        text += ("\n\nOurs at other settings of its two knobs (the defaults, margin 0.05 and "
-                 "prior 20 pairs, were chosen from this sweep):\n\n"
-                 + markdown_table(["clip", "margin", "prior pairs", "accuracy", "filtered",
-                                   "segments ≥ target"], rows))
+        text += ("\n\nOurs at other settings of its knobs (the defaults, margin 0.05, prior "
+                 "20 pairs and a difference trigger at 2× the profile's difference "
+                 "threshold, were chosen from this sweep):\n\n"
+                 + markdown_table(["clip", "margin", "prior pairs", "trigger", "accuracy",
+                                   "filtered", "segments ≥ target"], rows))
     return text + made_by(r)
 
 
