@@ -141,7 +141,6 @@ def test_downscale_keeps_the_aspect_ratio() -> None:
     assert downscale(gray, 640) is gray
 
 
-
 @pytest.mark.parametrize("shape, width", [
     ((720, 1280), 160),     # factor 8: three halvings
     ((432, 768, 3), 64),    # factor 12: two halvings, then 3
@@ -159,6 +158,7 @@ def test_downscale_by_halvings_is_the_block_mean(shape, width) -> None:
     k = shape[1] // width
     block = image[:k, :k].astype(float).mean(axis=(0, 1))
     assert np.abs(fast[0, 0].astype(float) - block).max() <= 1.5
+
 
 # --- the simulated camera ----------------------------------------------------------------
 

@@ -337,9 +337,9 @@ def downscale(image: np.ndarray, width: int = 160) -> np.ndarray:
     integer factors, and 768×432 → 160×90 (factor 4.8) takes 1.13 ms of CPU where
     768×432 → 192×108 (factor 4) takes well under 0.2 ms. The factor is applied as
     halvings, then one resize by what is left (odd): OpenCV's 2× area resize is the fastest
-    of all, and three halvings take 1280×720 → 160×90 in about half the CPU of one 8× step
-    (benchmarks/video/decode.py, `shrink_720p_ms`). Each halving rounds to whole levels,
-    so pixels may differ from the one-step average (`downscale_reference`) by one level.
+    of all, and three halvings take 1280×720 → 160×90 in about a third of the CPU of one
+    8× step (benchmarks/video/decode.py, `shrink_720p_ms`). Each halving rounds to whole
+    levels, so pixels may differ from the one-step average (`downscale_reference`) by one.
     """
     h, w = image.shape[:2]
     k = max(1, w // width)
