@@ -251,8 +251,7 @@ def serve(
                                  help="The detector to serve: yolo-fastest-xl, yolo-fastest, "
                                       "fastestdet, blobs."),
 ) -> None:
-    """Run the analytics server: cameras send frames, it answers their queries (until
-    SIGTERM or Ctrl-C)."""
+    """Run the analytics server: answer cameras' frames until SIGTERM or Ctrl-C."""
     from syslab.video.detectors import load_detector
     from syslab.video.server import serve as run_server
 
@@ -285,8 +284,9 @@ def camera(
                                      help="JPEG quality of the frames sent (1..100)."),
     json_out: Path | None = typer.Option(None, "--json", help="Also write the report as JSON."),
 ) -> None:
-    """Be the camera: filter a clip's frames, send the chosen ones to a server, report the
-    cost (bytes, CPU on both sides), the lag and the live accuracy."""
+    """Be the camera: filter a clip, send chosen frames to a server, report cost and accuracy.
+
+    The report: bytes sent, CPU on both sides, the lag and the live accuracy."""
     import sys
 
     from syslab.common.report import Table
