@@ -344,7 +344,8 @@ def test_a_stopped_server_times_out_and_the_session_goes_on(name: str,
                                                              server_for: Callable) -> None:
     """etcd and ZooKeeper sessions survive a cancelled transaction (gRPC cancels one call;
     ZooKeeper answers in order anyway): while the server is stopped the transaction times
-    out, and once it runs again the session's next transactions commit."""
+    out, and once it runs again the session commits again (on etcd after at most one abort,
+    when the cancelled write lands during the next transaction)."""
     server = server_for(name)
 
     async def main():
