@@ -186,8 +186,10 @@ def test_loopback_counts_every_byte_once() -> None:
     # One packet per 1448-byte segment, each with 66 bytes of Ethernet/IP/TCP headers: +4.6%
     # (a little more when the sender is faster than the window and leaves runts).
     (False, 1.04, 1.07),
-    # 64 KiB GSO super-packets, counted by veth with one set of headers each.
-    (True, 1.0, 1.01),
+    # GSO super-packets, counted by veth with one set of headers each: up to 64 KiB when the
+    # sender keeps ahead (~0.1%), but as small as one segment when the sink reads slowly and
+    # the window opens a little at a time (seen in CI: +6.7%).
+    (True, 1.0, 1.07),
 ])
 def test_veth_counters_see_only_their_rank(gso: bool, low: float, high: float) -> None:
     n = 1_000_000

@@ -320,9 +320,10 @@ class Network:
 
     `gso=False` (the default) caps eth0's GSO super-packets at one segment, so every TCP
     segment is its own packet with its own headers, as on a 1500-byte-MTU Ethernet: counters
-    then show the real ~4.6% TCP/IP/Ethernet overhead. With `gso=True` veth counts a 64 KiB
-    super-packet with one set of headers (~0.1% overhead) but moves ~10x more bytes per CPU
-    second: use it for fast unshaped runs where bytes on the wire do not matter. tbf shapes
+    then show the real ~4.6% TCP/IP/Ethernet overhead. With `gso=True` veth counts a
+    super-packet of up to 64 KiB with one set of headers (~0.1% overhead; more when a
+    window-limited sender sends small ones) but moves ~10x more bytes per CPU second: use
+    it for fast unshaped runs where bytes on the wire do not matter. tbf shapes
     by per-segment wire bytes either way.
     `check` opens a TCP connection from every rank to rank 0 on entry (veth mode).
     """
