@@ -5,9 +5,9 @@
 Uniform sampling, the difference filters and ours' loop answer a frame they do not send
 with the last answer they have. Such a filter, if it knew the reference's answer for
 every frame in advance, would send a frame exactly where the answer changes enough to
-matter; `metrics.fewest_sends` finds the fewest such
-sends that keep the mean accuracy at the target, on each shared clip's scored part
-(after the 20 % profile), against the smoothed reference. Where our filter sends many
+matter; `metrics.fewest_sends` finds the fewest such sends that keep the mean accuracy
+at the target, on each shared clip's scored part (after the 20 % profile), against the
+smoothed reference. Where our filter sends many
 times more, the gap is the filter's (knowing *when* the answer changes), not the clip's.
 
 Writes the "oracle" key of benchmarks/results/video.json (other keys are kept).

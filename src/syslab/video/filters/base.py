@@ -28,7 +28,7 @@ from typing import ClassVar
 import numpy as np
 
 # A frame's colour thumbnail, or a function that makes it. Live, the camera hands over the
-# function: decoding with colour costs about 1.5x decoding brightness alone at 768x432
+# function: decoding with colour costs about 1.4x decoding brightness alone at 768x432
 # (benchmarks/video/decode.py, "pyav bgr" against "pyav gray"), and most frames never
 # reach a filter's CNN.
 Thumb = np.ndarray | Callable[[], np.ndarray] | None
